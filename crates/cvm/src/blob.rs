@@ -1,0 +1,150 @@
+//! Shared safetensors plumbing for every blob the core reads or writes (concepts, students, snapshots).
+//!
+//! All metadata lives under one `__metadata__` key, `"cvm"`, as a JSON object with sorted keys: safetensors
+//! stores metadata in a hash map, so a single entry is what makes written blobs byte-identical run to run.
+
+use std::collections::{BTreeMap, HashMap};
+
+use safetensors::{Dtype, SafeTensors, tensor::TensorView};
+use serde_json::Value;
+
+use crate::error::{CvmError, Result};
+
+/// The single `__metadata__` key holding a blob's JSON metadata.
+pub const METADATA_KEY: &str = "cvm";
+
+/// Sorted JSON metadata of a blob.
+pub type Metadata = BTreeMap<String, Value>;
+
+/// A parsed blob: its tensors and metadata.
+pub struct ParsedBlob<'a> {
+    pub what: &'static str,
+    pub tensors: SafeTensors<'a>,
+    pub metadata: Metadata,
+}
+
+/// Parses a safetensors blob after checking its header size against `header_cap`, and checks that its
+/// metadata names `format` at a version ≤ `supported`.
+pub fn parse<'a>(bytes: &'a [u8], what: &'static str, format: &str, supported: u32, header_cap: u64) -> Result<ParsedBlob<'a>> {
+    let Some(prefix) = bytes.get(..8) else {
+        return Err(CvmError::blob(what, format!("only {} bytes: truncated or empty", bytes.len())));
+    };
+    let header = u64::from_le_bytes(prefix.try_into().expect("8 bytes"));
+    if header > header_cap {
+        return Err(CvmError::blob(what, format!("header of {header} bytes exceeds the {header_cap}-byte cap")));
+    }
+    if header + 8 > bytes.len() as u64 {
+        return Err(CvmError::blob(what, format!("header claims {header} bytes but the blob has {}: truncated", bytes.len())));
+    }
+    let invalid = |e: safetensors::SafeTensorError| CvmError::blob(what, format!("not a valid safetensors file ({e})"));
+    let (_, raw) = SafeTensors::read_metadata(bytes).map_err(invalid)?;
+    let json = raw
+        .metadata()
+        .as_ref()
+        .and_then(|m| m.get(METADATA_KEY))
+        .ok_or_else(|| CvmError::blob(what, format!("no \"{METADATA_KEY}\" metadata: not a {format} blob")))?;
+    let metadata: Metadata =
+        serde_json::from_str(json).map_err(|e| CvmError::blob(what, format!("metadata is not a JSON object ({e})")))?;
+    match metadata.get("format").and_then(Value::as_str) {
+        Some(f) if f == format => {}
+        Some(f) => return Err(CvmError::blob(what, format!("format is \"{f}\", expected \"{format}\""))),
+        None => return Err(CvmError::blob(what, format!("metadata has no \"format\" (expected \"{format}\")"))),
+    }
+    let version = metadata
+        .get("version")
+        .and_then(Value::as_u64)
+        .ok_or_else(|| CvmError::blob(what, "metadata has no numeric \"version\""))?;
+    if version > supported as u64 {
+        return Err(CvmError::NewerVersion { what, found: version.min(u32::MAX as u64) as u32, supported });
+    }
+    let tensors = SafeTensors::deserialize(bytes).map_err(invalid)?;
+    Ok(ParsedBlob { what, tensors, metadata })
+}
+
+impl ParsedBlob<'_> {
+    /// A tensor that must exist.
+    pub fn tensor(&self, name: &str) -> Result<TensorView<'_>> {
+        self.tensors.tensor(name).map_err(|_| CvmError::blob(self.what, format!("no tensor named `{name}`")))
+    }
+
+    /// A float tensor (f32, f16 or bf16) as finite `f32`s, checked against `shape`.
+    pub fn f32_tensor(&self, name: &str, shape: &[usize]) -> Result<Vec<f32>> {
+        let view = self.tensor(name)?;
+        if view.shape() != shape {
+            return Err(CvmError::blob(self.what, format!("tensor `{name}` has shape {:?}, expected {shape:?}", view.shape())));
+        }
+        read_f32(&view, self.what, name)
+    }
+
+    /// A metadata string that must exist.
+    pub fn str_field(&self, key: &str) -> Result<&str> {
+        self.metadata
+            .get(key)
+            .and_then(Value::as_str)
+            .ok_or_else(|| CvmError::blob(self.what, format!("metadata has no string \"{key}\"")))
+    }
+
+    /// A metadata field deserialised into `T`.
+    pub fn field<T: serde::de::DeserializeOwned>(&self, key: &str) -> Result<T> {
+        let value = self.metadata.get(key).ok_or_else(|| CvmError::blob(self.what, format!("metadata has no \"{key}\"")))?;
+        serde_json::from_value(value.clone()).map_err(|e| CvmError::blob(self.what, format!("metadata \"{key}\" is malformed ({e})")))
+    }
+}
+
+/// Reads a float tensor (f32, f16 or bf16) as `f32`, refusing non-finite values.
+pub fn read_f32(view: &TensorView<'_>, what: &'static str, name: &str) -> Result<Vec<f32>> {
+    let data = view.data();
+    let values: Vec<f32> = match view.dtype() {
+        Dtype::F32 => data.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes"))).collect(),
+        Dtype::F16 => data.chunks_exact(2).map(|c| half::f16::from_le_bytes(c.try_into().expect("2 bytes")).to_f32()).collect(),
+        Dtype::BF16 => data.chunks_exact(2).map(|c| half::bf16::from_le_bytes(c.try_into().expect("2 bytes")).to_f32()).collect(),
+        other => return Err(CvmError::blob(what, format!("tensor `{name}` has dtype {other:?}; expected F32, F16 or BF16"))),
+    };
+    if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+        return Err(CvmError::blob(what, format!("tensor `{name}` has a non-finite value at flat index {i}")));
+    }
+    Ok(values)
+}
+
+/// One tensor to write: name, dtype, shape, little-endian bytes.
+pub struct OwnedTensor {
+    pub name: String,
+    pub dtype: Dtype,
+    pub shape: Vec<usize>,
+    pub bytes: Vec<u8>,
+}
+
+impl OwnedTensor {
+    pub fn f32(name: impl Into<String>, shape: Vec<usize>, values: &[f32]) -> Self {
+        Self { name: name.into(), dtype: Dtype::F32, shape, bytes: values.iter().flat_map(|v| v.to_le_bytes()).collect() }
+    }
+
+    pub fn f16(name: impl Into<String>, shape: Vec<usize>, values: &[f32]) -> Self {
+        Self {
+            name: name.into(),
+            dtype: Dtype::F16,
+            shape,
+            bytes: values.iter().flat_map(|v| half::f16::from_f32(*v).to_le_bytes()).collect(),
+        }
+    }
+
+    pub fn u32(name: impl Into<String>, shape: Vec<usize>, values: &[u32]) -> Self {
+        Self { name: name.into(), dtype: Dtype::U32, shape, bytes: values.iter().flat_map(|v| v.to_le_bytes()).collect() }
+    }
+}
+
+/// Serialises tensors plus metadata (with `format` and `version` set) into deterministic safetensors bytes.
+pub fn write(format: &str, version: u32, mut metadata: Metadata, tensors: &[OwnedTensor]) -> Result<Vec<u8>> {
+    metadata.insert("format".into(), Value::from(format));
+    metadata.insert("version".into(), Value::from(version));
+    let json = serde_json::to_string(&metadata).map_err(|e| CvmError::arg(e.to_string()))?;
+    let views = tensors
+        .iter()
+        .map(|t| {
+            TensorView::new(t.dtype, t.shape.clone(), &t.bytes)
+                .map(|v| (t.name.clone(), v))
+                .map_err(|e| CvmError::arg(format!("tensor `{}`: {e}", t.name)))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    safetensors::serialize(views, Some(HashMap::from([(METADATA_KEY.to_string(), json)]))).map_err(|e| CvmError::arg(e.to_string()))
+}

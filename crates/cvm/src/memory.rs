@@ -1,0 +1,242 @@
+//! Replay memory: class-balanced reservoir sampling under a fixed budget of samples.
+//!
+//! Every class is entitled to an equal share of the budget. A sample of a class below its share always
+//! enters (evicting a random sample of the largest class when the memory is full); a sample of a class at or
+//! above its share replaces one of its own class's samples with reservoir probability `share / seen`. Random
+//! decisions come from `(seed, event counter)`, so the memory is deterministic under a seed and its whole
+//! state is data (it survives a snapshot).
+
+use rand::{RngExt, SeedableRng, rngs::StdRng};
+
+use crate::error::{CvmError, Result};
+
+/// Fixed-budget, class-balanced replay memory of fixed-length `f32` samples.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReplayMemory {
+    budget: usize,
+    sample_len: usize,
+    seed: u64,
+    /// Random decisions taken so far (the RNG stream position).
+    events: u64,
+    /// Samples, `len × sample_len`.
+    data: Vec<f32>,
+    labels: Vec<u32>,
+    /// Stream samples observed per class.
+    seen: Vec<u64>,
+}
+
+impl ReplayMemory {
+    pub fn new(budget: usize, sample_len: usize, seed: u64) -> Self {
+        Self { budget, sample_len, seed, events: 0, data: Vec::new(), labels: Vec::new(), seen: Vec::new() }
+    }
+
+    pub fn budget(&self) -> usize {
+        self.budget
+    }
+
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    pub fn sample_len(&self) -> usize {
+        self.sample_len
+    }
+
+    /// Stored sample `i` and its label.
+    pub fn get(&self, i: usize) -> (&[f32], u32) {
+        (&self.data[i * self.sample_len..][..self.sample_len], self.labels[i])
+    }
+
+    pub fn labels(&self) -> &[u32] {
+        &self.labels
+    }
+
+    /// Stored samples per class.
+    pub fn class_counts(&self) -> Vec<usize> {
+        let mut counts = vec![0; self.seen.len()];
+        self.labels.iter().for_each(|&l| counts[l as usize] += 1);
+        counts
+    }
+
+    fn rng(&mut self) -> StdRng {
+        self.events += 1;
+        StdRng::seed_from_u64(self.seed ^ self.events.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+    }
+
+    /// Offers one stream sample of class `label`; returns whether it was stored.
+    pub fn insert(&mut self, sample: &[f32], label: u32) -> Result<bool> {
+        if sample.len() != self.sample_len {
+            return Err(CvmError::arg(format!("sample has {} values, memory holds {}", sample.len(), self.sample_len)));
+        }
+        let class = label as usize;
+        if self.seen.len() <= class {
+            self.seen.resize(class + 1, 0);
+        }
+        self.seen[class] += 1;
+        if self.budget == 0 {
+            return Ok(false);
+        }
+        if self.len() < self.budget {
+            self.labels.push(label);
+            self.data.extend_from_slice(sample);
+            return Ok(true);
+        }
+        let counts = self.class_counts();
+        let classes_present = counts.iter().filter(|&&c| c > 0).count() + usize::from(counts[class] == 0);
+        let share = (self.budget / classes_present.max(1)).max(1);
+        let slot = if counts[class] < share {
+            // Evict a random sample of the largest class (lowest label on ties).
+            let largest = (0..counts.len()).max_by_key(|&c| (counts[c], std::cmp::Reverse(c))).expect("memory is full");
+            let nth = self.rng().random_range(0..counts[largest]);
+            Some(self.nth_of_class(largest as u32, nth))
+        } else {
+            let j = self.rng().random_range(0..self.seen[class]);
+            (j < counts[class] as u64).then(|| self.nth_of_class(label, j as usize))
+        };
+        Ok(match slot {
+            Some(i) => {
+                self.labels[i] = label;
+                self.data[i * self.sample_len..][..self.sample_len].copy_from_slice(sample);
+                true
+            }
+            None => false,
+        })
+    }
+
+    fn nth_of_class(&self, label: u32, nth: usize) -> usize {
+        self.labels.iter().enumerate().filter(|(_, l)| **l == label).nth(nth).map(|(i, _)| i).expect("class has that many samples")
+    }
+
+    /// Forgets every sample of `label` and relabels classes above it down by one (after a class is deleted).
+    pub fn remove_class(&mut self, label: u32) {
+        let mut keep = 0;
+        for i in 0..self.labels.len() {
+            let l = self.labels[i];
+            if l == label {
+                continue;
+            }
+            self.labels[keep] = if l > label { l - 1 } else { l };
+            self.data.copy_within(i * self.sample_len..(i + 1) * self.sample_len, keep * self.sample_len);
+            keep += 1;
+        }
+        self.labels.truncate(keep);
+        self.data.truncate(keep * self.sample_len);
+        if (label as usize) < self.seen.len() {
+            self.seen.remove(label as usize);
+        }
+    }
+
+    /// Draws up to `n` distinct stored indices, deterministic under the seed.
+    pub fn draw(&mut self, n: usize) -> Vec<usize> {
+        let n = n.min(self.len());
+        let len = self.len();
+        rand::seq::index::sample(&mut self.rng(), len, n).into_vec()
+    }
+
+    /// Raw parts for snapshots: `(seed, events, data, labels, seen)`.
+    pub fn parts(&self) -> (u64, u64, &[f32], &[u32], &[u64]) {
+        (self.seed, self.events, &self.data, &self.labels, &self.seen)
+    }
+
+    /// Rebuilds from [`ReplayMemory::parts`], validating consistency.
+    pub fn from_parts(budget: usize, sample_len: usize, seed: u64, events: u64, data: Vec<f32>, labels: Vec<u32>, seen: Vec<u64>) -> Result<Self> {
+        if data.len() != labels.len() * sample_len || labels.len() > budget {
+            return Err(CvmError::arg("replay memory parts are inconsistent"));
+        }
+        if labels.iter().any(|&l| l as usize >= seen.len()) {
+            return Err(CvmError::arg("replay memory holds a label of an unknown class"));
+        }
+        Ok(Self { budget, sample_len, seed, events, data, labels, seen })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stream(memory: &mut ReplayMemory, classes: std::ops::Range<u32>, per_class: usize) {
+        for c in classes {
+            for i in 0..per_class {
+                memory.insert(&[c as f32, i as f32], c).unwrap();
+            }
+        }
+    }
+
+    #[test]
+    fn budget_never_exceeded_and_classes_balanced() {
+        for budget in [1, 7, 20, 200] {
+            let mut memory = ReplayMemory::new(budget, 2, 3);
+            let mut offered = 0;
+            for c in 0..10u32 {
+                for i in 0..(50 + 13 * c as usize) {
+                    memory.insert(&[c as f32, i as f32], c).unwrap();
+                    offered += 1;
+                    assert!(memory.len() <= budget);
+                }
+                let counts = memory.class_counts();
+                let present: Vec<usize> = counts.iter().copied().filter(|&n| n > 0).collect();
+                let (min, max) = (present.iter().min().unwrap(), present.iter().max().unwrap());
+                if memory.len() == budget && budget > c as usize {
+                    assert!(max - min <= 1, "budget {budget}, after class {c}: {counts:?}");
+                    assert_eq!(present.len(), c as usize + 1);
+                }
+                assert_eq!(memory.len(), budget.min(offered));
+            }
+            // Every stored sample's payload matches its label.
+            for i in 0..memory.len() {
+                let (s, l) = memory.get(i);
+                assert_eq!(s[0], l as f32);
+            }
+        }
+    }
+
+    #[test]
+    fn deterministic_under_seed_and_seed_matters() {
+        let run = |seed| {
+            let mut m = ReplayMemory::new(30, 2, seed);
+            stream(&mut m, 0..5, 40);
+            let draw = m.draw(10);
+            (m, draw)
+        };
+        assert_eq!(run(1), run(1));
+        assert_ne!(run(1).0.data, run(2).0.data);
+    }
+
+    #[test]
+    fn reservoir_within_class_is_roughly_uniform() {
+        // One class streaming 1000 samples into 100 slots: every tenth of the stream should be represented.
+        let mut m = ReplayMemory::new(100, 2, 9);
+        stream(&mut m, 0..1, 1000);
+        let mut buckets = [0; 10];
+        for i in 0..m.len() {
+            buckets[m.get(i).0[1] as usize / 100] += 1;
+        }
+        assert!(buckets.iter().all(|&b| (3..=20).contains(&b)), "{buckets:?}");
+    }
+
+    #[test]
+    fn remove_class_relabels() {
+        let mut m = ReplayMemory::new(30, 2, 0);
+        stream(&mut m, 0..3, 10);
+        m.remove_class(1);
+        assert_eq!(m.class_counts(), vec![10, 10]);
+        assert!((0..m.len()).all(|i| { let (s, l) = m.get(i); (s[0] as u32) == if l == 0 { 0 } else { 2 } }));
+    }
+
+    #[test]
+    fn zero_budget_stores_nothing() {
+        let mut m = ReplayMemory::new(0, 2, 0);
+        stream(&mut m, 0..2, 5);
+        assert!(m.is_empty());
+        assert!(m.draw(4).is_empty());
+    }
+
+    #[test]
+    fn wrong_sample_length_is_an_error() {
+        assert!(ReplayMemory::new(4, 3, 0).insert(&[1.0], 0).is_err());
+    }
+}

@@ -1,0 +1,142 @@
+//! Snapshots: a learner's whole state as one versioned, checksummed byte blob.
+//!
+//! Layout: `b"CVMSNAP\0"`, the SHA-256 of the payload (32 bytes), then the payload: safetensors with
+//! `format = "cvm-snapshot"`, the config, classes, RNG positions and the concept blob's checksum as
+//! metadata, and tensors `student.*`, `head.*` (linear head only), `memory.*` and `pending.*`.
+//! The optimiser state is not kept: training resumes with fresh Adam moments.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use burn::prelude::*;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::blob::{self, Metadata, OwnedTensor};
+use crate::concepts::ConceptSpace;
+use crate::error::{CvmError, Result};
+use crate::learner::{Class, Learner, Pending};
+use crate::memory::ReplayMemory;
+use crate::objective::{HeadKind, LinearHead};
+use crate::params::{self, HostParam};
+use crate::student::Student;
+
+pub const SNAPSHOT_MAGIC: &[u8; 8] = b"CVMSNAP\0";
+pub const SNAPSHOT_FORMAT: &str = "cvm-snapshot";
+pub const SNAPSHOT_VERSION: u32 = 1;
+const WHAT: &str = "snapshot";
+const HEADER_CAP: u64 = 4 << 20;
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn param_tensors(prefix: &str, params: Vec<HostParam>) -> impl Iterator<Item = OwnedTensor> + '_ {
+    params.into_iter().map(move |p| OwnedTensor::f32(format!("{prefix}.{}", p.path), p.shape, &p.values))
+}
+
+impl Learner {
+    /// Serialises the learner (parameters gathered with one async readback).
+    pub async fn snapshot(&self) -> Result<Vec<u8>> {
+        let len = self.config.student.input().len();
+        let mut tensors: Vec<OwnedTensor> = param_tensors("student", params::export(&self.student).await?).collect();
+        if let Some(head) = &self.head {
+            tensors.extend(param_tensors("head", params::export(head).await?));
+        }
+        let (seed, events, data, labels, seen) = self.memory.parts();
+        tensors.push(OwnedTensor::f32("memory.data", vec![labels.len(), len], data));
+        tensors.push(OwnedTensor::u32("memory.labels", vec![labels.len()], labels));
+        tensors.push(OwnedTensor::f32("pending.data", vec![self.pending.labels.len(), len], &self.pending.data));
+        tensors.push(OwnedTensor::u32("pending.labels", vec![self.pending.labels.len()], &self.pending.labels));
+
+        let mut metadata = Metadata::new();
+        metadata.insert("config".into(), serde_json::to_value(&self.config).expect("config serialises"));
+        metadata.insert("classes".into(), serde_json::to_value(&self.classes).expect("classes serialise"));
+        metadata.insert("concepts_sha256".into(), Value::from(hex(&self.concepts.checksum())));
+        metadata.insert("memory_seed".into(), Value::from(seed));
+        metadata.insert("memory_events".into(), Value::from(events));
+        metadata.insert("memory_seen".into(), Value::from(seen.to_vec()));
+        metadata.insert("train_events".into(), Value::from(self.train_events));
+        let payload = blob::write(SNAPSHOT_FORMAT, SNAPSHOT_VERSION, metadata, &tensors)?;
+
+        let mut out = Vec::with_capacity(payload.len() + 40);
+        out.extend_from_slice(SNAPSHOT_MAGIC);
+        out.extend_from_slice(&Sha256::digest(&payload));
+        out.extend_from_slice(&payload);
+        Ok(out)
+    }
+
+    /// Rebuilds a learner from [`Learner::snapshot`] bytes, with the same concept blob it was made with.
+    pub fn restore(bytes: &[u8], concepts: Arc<ConceptSpace>, device: Device) -> Result<Self> {
+        if bytes.len() < 40 || &bytes[..8] != SNAPSHOT_MAGIC {
+            return Err(CvmError::blob(WHAT, "not a snapshot (missing CVMSNAP header)"));
+        }
+        let payload = &bytes[40..];
+        if Sha256::digest(payload).as_slice() != &bytes[8..40] {
+            return Err(CvmError::blob(WHAT, "checksum mismatch: the data is corrupt or truncated"));
+        }
+        let parsed = blob::parse(payload, WHAT, SNAPSHOT_FORMAT, SNAPSHOT_VERSION, HEADER_CAP)?;
+        let config: crate::LearnerConfig = parsed.field("config")?;
+        config.validate()?;
+        let expected = parsed.str_field("concepts_sha256")?;
+        if expected != hex(&concepts.checksum()) {
+            return Err(CvmError::blob(WHAT, "it was made with a different concept blob; load the same concepts it was saved with"));
+        }
+        let classes: Vec<Class> = parsed.field("classes")?;
+        for class in &classes {
+            if class.concept.is_some_and(|i| i >= concepts.len()) {
+                return Err(CvmError::blob(WHAT, format!("class \"{}\" points outside the concept space", class.name)));
+            }
+        }
+
+        // Parameters by prefix.
+        let mut groups: HashMap<&str, HashMap<String, (Vec<usize>, Vec<f32>)>> = HashMap::new();
+        for (name, view) in parsed.tensors.tensors() {
+            for prefix in ["student", "head"] {
+                if let Some(path) = name.strip_prefix(prefix).and_then(|p| p.strip_prefix('.')) {
+                    let values = blob::read_f32(&view, WHAT, &name)?;
+                    groups.entry(prefix).or_default().insert(path.to_string(), (view.shape().to_vec(), values));
+                }
+            }
+        }
+        let dim = concepts.dim();
+        let student = params::import(Student::new(&config.student, dim, &device), &groups.remove("student").unwrap_or_default(), WHAT)?;
+        let head = match (config.head, groups.remove("head")) {
+            (HeadKind::Linear, Some(head)) => {
+                let capacity = head.get("bias").map(|(s, _)| s[0]).ok_or_else(|| CvmError::blob(WHAT, "tensor `head.bias` is missing"))?;
+                Some(params::import(LinearHead::new(dim, capacity, &device), &head, WHAT)?)
+            }
+            (HeadKind::Linear, None) => return Err(CvmError::blob(WHAT, "linear-head learner without `head.*` tensors")),
+            (_, Some(_)) => return Err(CvmError::blob(WHAT, "anchor-head learner with unexpected `head.*` tensors")),
+            (_, None) => None,
+        };
+
+        let len = config.student.input().len();
+        let samples = |prefix: &str| -> Result<(Vec<f32>, Vec<u32>)> {
+            let labels_view = parsed.tensor(&format!("{prefix}.labels"))?;
+            if labels_view.dtype() != safetensors::Dtype::U32 || labels_view.shape().len() != 1 {
+                return Err(CvmError::blob(WHAT, format!("`{prefix}.labels` must be a U32 vector")));
+            }
+            let labels: Vec<u32> = labels_view.data().chunks_exact(4).map(|c| u32::from_le_bytes(c.try_into().expect("4 bytes"))).collect();
+            let data = parsed.f32_tensor(&format!("{prefix}.data"), &[labels.len(), len])?;
+            if labels.iter().any(|&l| l as usize >= classes.len()) {
+                return Err(CvmError::blob(WHAT, format!("`{prefix}.labels` names a class that does not exist")));
+            }
+            Ok((data, labels))
+        };
+        let (memory_data, memory_labels) = samples("memory")?;
+        let (pending_data, pending_labels) = samples("pending")?;
+        let mut seen: Vec<u64> = parsed.field("memory_seen")?;
+        seen.resize(seen.len().max(classes.len()), 0);
+        let memory = ReplayMemory::from_parts(config.memory, len, parsed.field("memory_seed")?, parsed.field("memory_events")?, memory_data, memory_labels, seen)
+            .map_err(|e| CvmError::blob(WHAT, e.to_string()))?;
+
+        let mut learner = Learner::assemble(config, concepts, device, student, head)?;
+        learner.classes = classes;
+        learner.memory = memory;
+        learner.pending = Pending { data: pending_data, labels: pending_labels };
+        learner.train_events = parsed.field("train_events")?;
+        learner.refresh_head();
+        Ok(learner)
+    }
+}

@@ -1,0 +1,132 @@
+//! Students: a vision encoder plus a linear projection into the concept space.
+//!
+//! Presets live in [`StudentConfig`]; each is a `#[derive(Module)]` struct, and [`Encoder`] is the enum the
+//! learner holds, so adding a preset (the pretrained trunk with an adapter) adds a variant, not a new learner.
+
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig, MaxPool2d, MaxPool2dConfig};
+use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
+use burn::prelude::*;
+use burn::tensor::activation::relu;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{CvmError, Result};
+use crate::image::{InputSpec, Normalization};
+
+/// Which student to build, and its input.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum StudentConfig {
+    /// A small CNN trained from scratch: three 3×3 conv blocks (widths), global pooling, a hidden layer.
+    TinyCnn { input: InputSpec, widths: [usize; 3], hidden: usize },
+}
+
+impl StudentConfig {
+    /// The tiny CNN for `channels`-channel images of `size`×`size` pixels.
+    pub fn tiny_cnn(channels: usize, size: usize) -> Self {
+        Self::TinyCnn {
+            input: InputSpec { channels, size, normalization: Normalization::UnitRange },
+            widths: [16, 32, 64],
+            hidden: 128,
+        }
+    }
+
+    pub fn input(&self) -> &InputSpec {
+        match self {
+            Self::TinyCnn { input, .. } => input,
+        }
+    }
+
+    /// Width of the encoder output (before the projection).
+    pub fn feature_dim(&self) -> usize {
+        match self {
+            Self::TinyCnn { hidden, .. } => *hidden,
+        }
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        self.input().validate()?;
+        match self {
+            Self::TinyCnn { widths, hidden, .. } => {
+                if widths.iter().chain([hidden]).any(|&w| w == 0 || w > 1024) {
+                    return Err(CvmError::arg(format!("tiny CNN widths {widths:?} / hidden {hidden} must be in 1..=1024")));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub fn init_encoder(&self, device: &Device) -> Encoder {
+        match self {
+            Self::TinyCnn { input, widths, hidden } => Encoder::TinyCnn(TinyCnn::new(input.channels, *widths, *hidden, device)),
+        }
+    }
+}
+
+/// Three conv–ReLU blocks (max-pooling after the first two), global average pooling, a ReLU hidden layer.
+#[derive(Module, Debug)]
+pub struct TinyCnn {
+    conv1: Conv2d,
+    conv2: Conv2d,
+    conv3: Conv2d,
+    pool: MaxPool2d,
+    global_pool: AdaptiveAvgPool2d,
+    hidden: Linear,
+}
+
+impl TinyCnn {
+    fn new(channels: usize, widths: [usize; 3], hidden: usize, device: &Device) -> Self {
+        let conv = |i, o| Conv2dConfig::new([i, o], [3, 3]).with_padding(PaddingConfig2d::Same).init(device);
+        Self {
+            conv1: conv(channels, widths[0]),
+            conv2: conv(widths[0], widths[1]),
+            conv3: conv(widths[1], widths[2]),
+            pool: MaxPool2dConfig::new([2, 2]).with_strides([2, 2]).init(),
+            global_pool: AdaptiveAvgPool2dConfig::new([1, 1]).init(),
+            hidden: LinearConfig::new(widths[2], hidden).init(device),
+        }
+    }
+
+    fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+        let x = self.pool.forward(relu(self.conv1.forward(x)));
+        let x = self.pool.forward(relu(self.conv2.forward(x)));
+        let x = self.global_pool.forward(relu(self.conv3.forward(x)));
+        relu(self.hidden.forward(x.flatten(1, 3)))
+    }
+}
+
+/// The encoder presets.
+#[derive(Module, Debug)]
+pub enum Encoder {
+    TinyCnn(TinyCnn),
+}
+
+impl Encoder {
+    /// `[B, C, S, S]` preprocessed images → `[B, feature_dim]` features.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+        match self {
+            Self::TinyCnn(m) => m.forward(x),
+        }
+    }
+}
+
+/// Encoder + projection: images → raw concept-space vectors (not yet normalised).
+#[derive(Module, Debug)]
+pub struct Student {
+    pub encoder: Encoder,
+    pub projection: Linear,
+}
+
+impl Student {
+    pub fn new(config: &StudentConfig, concept_dim: usize, device: &Device) -> Self {
+        Self {
+            encoder: config.init_encoder(device),
+            projection: LinearConfig::new(config.feature_dim(), concept_dim).init(device),
+        }
+    }
+
+    /// `[B, C, S, S]` → `[B, d]`.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+        self.projection.forward(self.encoder.forward(x))
+    }
+}

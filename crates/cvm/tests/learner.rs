@@ -1,0 +1,147 @@
+//! The learner end to end on flex: it learns classes one after another, its state round-trips, bad input errs.
+
+mod common;
+
+use common::*;
+use cvm::{CvmError, HeadKind, Learner, PixelFormat, ImageView};
+
+#[test]
+fn learns_three_classes_one_after_another() {
+    for head in [HeadKind::Concepts, HeadKind::RandomAnchors, HeadKind::Linear] {
+        let mut learner = Learner::new(config(head), concepts(), device()).unwrap();
+        let reports = teach(&mut learner, 40, 60, 1);
+        let first = reports[1].losses[0];
+        let last = *reports[1].losses.last().unwrap();
+        assert!(last < first, "{head:?}: loss did not fall ({first} → {last})");
+        let acc = accuracy(&mut learner, 30, 99);
+        assert!(acc >= 0.95, "{head:?}: held-out accuracy {acc:.3} < 0.95");
+    }
+}
+
+#[test]
+fn training_is_deterministic_under_a_seed() {
+    let run = |seed| {
+        let mut learner = Learner::new(cvm::LearnerConfig { seed, ..config(HeadKind::Concepts) }, concepts(), device()).unwrap();
+        teach(&mut learner, 10, 5, 3).into_iter().flat_map(|r| r.losses).collect::<Vec<f32>>()
+    };
+    assert_eq!(run(1), run(1));
+    assert_ne!(run(1), run(2));
+}
+
+#[test]
+fn snapshot_round_trip_keeps_predictions_and_training() {
+    for head in [HeadKind::Concepts, HeadKind::Linear] {
+        let mut learner = Learner::new(config(head), concepts(), device()).unwrap();
+        teach(&mut learner, 20, 20, 5);
+        // Leave an example pending so it must survive too.
+        let mut rng = rand::SeedableRng::seed_from_u64(8);
+        learner.add_example(0, view(&image(0, &mut rng))).unwrap();
+
+        let bytes = pollster::block_on(learner.snapshot()).unwrap();
+        let mut restored = Learner::restore(&bytes, concepts(), device()).unwrap();
+        assert_eq!(restored.classes(), learner.classes());
+        assert_eq!(restored.memory(), learner.memory());
+        assert_eq!(restored.pending_counts(), learner.pending_counts());
+
+        let probe: Vec<Vec<u8>> = (0..6).map(|i| image(i % 3, &mut rng)).collect();
+        let views: Vec<_> = probe.iter().map(|p| view(p)).collect();
+        let before = pollster::block_on(learner.predict_batch(&views)).unwrap();
+        let after = pollster::block_on(restored.predict_batch(&views)).unwrap();
+        assert_eq!(before, after, "{head:?}: predictions changed after restore");
+
+        // A second snapshot of the restored learner is byte-identical.
+        assert_eq!(pollster::block_on(restored.snapshot()).unwrap(), bytes);
+    }
+}
+
+#[test]
+fn corrupt_or_foreign_snapshots_are_refused() {
+    let mut learner = Learner::new(config(HeadKind::Concepts), concepts(), device()).unwrap();
+    teach(&mut learner, 5, 2, 5);
+    let bytes = pollster::block_on(learner.snapshot()).unwrap();
+
+    let mut flipped = bytes.clone();
+    let last = flipped.len() - 1;
+    flipped[last] ^= 1;
+    let err = Learner::restore(&flipped, concepts(), device()).unwrap_err().to_string();
+    assert!(err.contains("checksum"), "{err}");
+
+    let err = Learner::restore(&bytes[..bytes.len() / 2], concepts(), device()).unwrap_err().to_string();
+    assert!(err.contains("checksum"), "{err}");
+
+    let err = Learner::restore(b"hello", concepts(), device()).unwrap_err().to_string();
+    assert!(err.contains("not a snapshot"), "{err}");
+
+    // Same learner, another concept blob.
+    let other = {
+        let blob = cvm::ConceptBlob {
+            names: vec!["a".into(), "b".into()],
+            embeddings: vec![1.0, 0.0, 0.0, 1.0],
+            dim: 2,
+            ..Default::default()
+        };
+        std::sync::Arc::new(cvm::ConceptSpace::from_bytes(&blob.to_bytes(cvm::BlobDtype::F32).unwrap()).unwrap())
+    };
+    let err = Learner::restore(&bytes, other, device()).unwrap_err().to_string();
+    assert!(err.contains("different concept blob"), "{err}");
+}
+
+#[test]
+fn bad_input_errs_and_leaves_the_learner_usable() {
+    let mut learner = Learner::new(config(HeadKind::Concepts), concepts(), device()).unwrap();
+    assert!(matches!(pollster::block_on(learner.train(5)), Err(CvmError::NotReady(_))));
+    match learner.add_class("dogs") {
+        Err(CvmError::UnknownConcept { suggestions, .. }) => assert!(!suggestions.is_empty()),
+        other => panic!("expected an unknown-concept error, got {other:?}"),
+    }
+    let cat = learner.add_class("Cat").unwrap();
+    assert!(matches!(learner.add_class(" cat "), Err(CvmError::DuplicateClass(_))));
+    assert!(matches!(learner.class_index("dog"), Err(CvmError::UnknownClass(_))));
+    assert!(learner.add_example(5, view(&[0; SIDE * SIDE])).is_err());
+    assert!(ImageView::new(3, 3, PixelFormat::Rgba8, &[0; 35]).is_err());
+    assert!(learner.add_preprocessed(cat, &[f32::NAN; SIDE * SIDE]).is_err());
+    assert!(learner.add_preprocessed(cat, &[0.0; 3]).is_err());
+    assert!(pollster::block_on(learner.train(1_000_000)).is_err());
+    // Still works.
+    let mut rng = rand::SeedableRng::seed_from_u64(1);
+    learner.add_example(cat, view(&image(0, &mut rng))).unwrap();
+    let report = pollster::block_on(learner.train(2)).unwrap();
+    assert_eq!(report.steps, 2);
+    assert!(report.losses.iter().all(|l| l.is_finite()));
+}
+
+#[test]
+fn vocabulary_ranking_and_unknown() {
+    let mut learner = Learner::new(config(HeadKind::Concepts), concepts(), device()).unwrap();
+    teach(&mut learner, 30, 40, 11);
+    let mut rng = rand::SeedableRng::seed_from_u64(4);
+    let stripes = image(0, &mut rng);
+    let ranked = pollster::block_on(learner.rank_vocabulary(view(&stripes), 2)).unwrap();
+    assert_eq!(ranked.len(), 2);
+    assert_eq!(learner.concepts().name(ranked[0].0), "cat", "{ranked:?}");
+    assert!(ranked[0].1 >= ranked[1].1);
+
+    let prediction = pollster::block_on(learner.predict(view(&stripes))).unwrap();
+    assert_eq!(prediction.class, Some(0));
+    assert!((prediction.probabilities.iter().sum::<f32>() - 1.0).abs() < 1e-4);
+
+    // A threshold above every cosine makes the same image unknown, with the same scores.
+    learner.set_unknown_threshold(1.0).unwrap();
+    let strict = pollster::block_on(learner.predict(view(&stripes))).unwrap();
+    assert_eq!(strict.class, None);
+    assert_eq!(strict.probabilities, prediction.probabilities);
+    assert!(learner.set_unknown_threshold(f32::NAN).is_err());
+}
+
+#[test]
+fn removing_a_class_forgets_its_examples() {
+    let mut learner = Learner::new(config(HeadKind::Linear), concepts(), device()).unwrap();
+    teach(&mut learner, 10, 3, 2);
+    let before = learner.memory().class_counts();
+    learner.remove_class(1).unwrap();
+    assert_eq!(learner.classes().iter().map(|c| c.key.as_str()).collect::<Vec<_>>(), vec!["cat", "truck"]);
+    assert_eq!(learner.memory().class_counts(), vec![before[0], before[2]]);
+    assert!(learner.remove_class(5).is_err());
+    let report = pollster::block_on(learner.train(2)).unwrap();
+    assert!(report.losses.iter().all(|l| l.is_finite()));
+}

