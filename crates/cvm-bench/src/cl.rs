@@ -69,7 +69,7 @@ impl Protocol {
             seeds: vec![0, 1, 2],
             train_per_class: 6000,
             test_per_class: 1000,
-            steps_per_experience: 500,
+            steps_per_experience: 300,
             batch_size: 32,
             memories: vec![200, 500],
             methods: Method::ALL.to_vec(),

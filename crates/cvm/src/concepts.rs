@@ -249,16 +249,17 @@ impl ConceptBlob {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
 
     /// A small valid blob: 4 names in 3 dims.
-    pub(crate) fn sample_blob() -> ConceptBlob {
+    fn sample_blob() -> ConceptBlob {
         ConceptBlob {
             names: vec!["cat".into(), "dog".into(), "truck".into(), "Coffee Mug".into()],
             embeddings: vec![1.0, 0.1, 0.0, 0.9, 0.3, 0.0, -0.5, 0.0, 1.0, 0.0, 1.0, 0.2],
             dim: 3,
             metadata: [("model".to_string(), Value::from("test"))].into(),
+            ..Default::default()
         }
     }
 

@@ -338,60 +338,67 @@ impl Learner {
 
     /// Runs `steps` optimiser steps, then moves the current experience into replay memory.
     pub async fn train(&mut self, steps: usize) -> Result<TrainReport> {
+        self.train_with_progress(steps, steps.max(1), |_| true).await
+    }
+
+    /// [`Learner::train`], reading the losses back every `report_every` steps (one batched readback, which also
+    /// yields to the browser) and calling `on_progress` with the figures so far; it returns `false` to stop
+    /// early. Whether stopped or not, the current experience then moves into replay memory.
+    pub async fn train_with_progress(&mut self, steps: usize, report_every: usize, mut on_progress: impl FnMut(&TrainReport) -> bool) -> Result<TrainReport> {
         if self.classes.is_empty() {
             return Err(CvmError::NotReady("add a class and some examples before training".into()));
         }
         if self.pending.labels.is_empty() && self.memory.is_empty() {
             return Err(CvmError::NotReady("no examples to train on: add examples first".into()));
         }
-        if steps > 100_000 {
-            return Err(CvmError::arg(format!("steps must be at most 100000, got {steps}")));
+        if steps > 100_000 || report_every == 0 {
+            return Err(CvmError::arg(format!("steps must be at most 100000 and report_every at least 1, got {steps} and {report_every}")));
         }
         let len = self.config.student.input().len();
         let mut order: Vec<usize> = (0..self.pending.labels.len()).collect();
         let mut cursor = order.len();
-        let mut losses = Vec::with_capacity(steps);
-        let mut correct = Vec::with_capacity(steps);
-        let mut seen = 0usize;
+        let mut report = TrainReport { steps: 0, losses: Vec::with_capacity(steps), accuracy: 0.0 };
+        let (mut hits_total, mut seen) = (0.0f32, 0usize);
         let mut batch = Vec::new();
         let mut labels = Vec::new();
-        for _ in 0..steps {
-            batch.clear();
-            labels.clear();
-            let current = if order.is_empty() { 0 } else { self.config.batch_size.min(order.len()) };
-            for _ in 0..current {
-                if cursor == order.len() {
-                    order.shuffle(&mut self.rng());
-                    cursor = 0;
+        while report.steps < steps {
+            let chunk = report_every.min(steps - report.steps);
+            let mut losses = Vec::with_capacity(chunk);
+            let mut hits = Vec::with_capacity(chunk);
+            for _ in 0..chunk {
+                batch.clear();
+                labels.clear();
+                let current = if order.is_empty() { 0 } else { self.config.batch_size.min(order.len()) };
+                for _ in 0..current {
+                    if cursor == order.len() {
+                        order.shuffle(&mut self.rng());
+                        cursor = 0;
+                    }
+                    let i = order[cursor];
+                    cursor += 1;
+                    batch.extend_from_slice(&self.pending.data[i * len..][..len]);
+                    labels.push(self.pending.labels[i] as i64);
                 }
-                let i = order[cursor];
-                cursor += 1;
-                batch.extend_from_slice(&self.pending.data[i * len..][..len]);
-                labels.push(self.pending.labels[i] as i64);
+                let replay = if current == 0 { 2 * self.config.batch_size } else { self.config.batch_size };
+                for i in self.memory.draw(replay) {
+                    let (sample, label) = self.memory.get(i);
+                    batch.extend_from_slice(sample);
+                    labels.push(label as i64);
+                }
+                let (loss, hit) = self.step(&batch, &labels);
+                seen += labels.len();
+                losses.push(loss);
+                hits.push(hit);
             }
-            let replay = if current == 0 { 2 * self.config.batch_size } else { self.config.batch_size };
-            for i in self.memory.draw(replay) {
-                let (sample, label) = self.memory.get(i);
-                batch.extend_from_slice(sample);
-                labels.push(label as i64);
+            let data = Transaction::default().register(Tensor::cat(losses, 0)).register(Tensor::cat(hits, 0).sum()).execute_async().await?;
+            report.losses.extend(to_f32(data[0].clone())?);
+            hits_total += to_f32(data[1].clone())?[0];
+            report.steps += chunk;
+            report.accuracy = hits_total / seen.max(1) as f32;
+            if !on_progress(&report) {
+                break;
             }
-            let (loss, hits) = self.step(&batch, &labels);
-            seen += labels.len();
-            losses.push(loss);
-            correct.push(hits);
         }
-        let report = if steps == 0 {
-            TrainReport { steps, losses: Vec::new(), accuracy: 0.0 }
-        } else {
-            let data = Transaction::default()
-                .register(Tensor::cat(losses, 0))
-                .register(Tensor::cat(correct, 0).sum())
-                .execute_async()
-                .await?;
-            let losses = to_f32(data[0].clone())?;
-            let hits = to_f32(data[1].clone())?[0];
-            TrainReport { steps, losses, accuracy: hits / seen.max(1) as f32 }
-        };
         let pending = std::mem::take(&mut self.pending);
         for (sample, &label) in pending.data.chunks_exact(len).zip(&pending.labels) {
             self.memory.insert(sample, label)?;

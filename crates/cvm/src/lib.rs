@@ -17,6 +17,7 @@ pub mod objective;
 pub mod params;
 pub mod snapshot;
 pub mod student;
+pub mod synthetic;
 
 pub use concepts::{BlobDtype, ConceptBlob, ConceptSpace, concept_key};
 pub use error::{CvmError, Result};

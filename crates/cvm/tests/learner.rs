@@ -145,3 +145,39 @@ fn removing_a_class_forgets_its_examples() {
     let report = pollster::block_on(learner.train(2)).unwrap();
     assert!(report.losses.iter().all(|l| l.is_finite()));
 }
+
+#[test]
+fn training_reports_progress_and_stops_when_asked() {
+    let mut learner = Learner::new(config(HeadKind::Concepts), concepts(), device()).unwrap();
+    let mut rng = rand::SeedableRng::seed_from_u64(3);
+    let cat = learner.add_class("cat").unwrap();
+    let dog = learner.add_class("dog").unwrap();
+    for _ in 0..8 {
+        learner.add_example(cat, view(&image(0, &mut rng))).unwrap();
+        learner.add_example(dog, view(&image(1, &mut rng))).unwrap();
+    }
+    let mut calls = Vec::new();
+    let report = pollster::block_on(learner.train_with_progress(10, 3, |r| {
+        calls.push(r.steps);
+        calls.len() < 2
+    }))
+    .unwrap();
+    assert_eq!(calls, vec![3, 6]);
+    assert_eq!((report.steps, report.losses.len()), (6, 6));
+    assert_eq!(learner.pending_counts(), vec![0, 0], "the experience moved into memory");
+    assert_eq!(learner.memory().len(), 16);
+}
+
+/// The cross-backend reference scenario learns, is deterministic, and (when `CVM_GOLDEN` names a file) records
+/// its losses for the browser tests to compare against.
+#[test]
+fn reference_run_is_deterministic_and_recorded() {
+    let a = pollster::block_on(cvm::synthetic::reference_run(device(), 6)).unwrap();
+    let b = pollster::block_on(cvm::synthetic::reference_run(device(), 6)).unwrap();
+    assert_eq!(a, b);
+    assert_eq!(a.len(), 18);
+    assert!(a.iter().all(|l| l.is_finite()));
+    if let Some(path) = std::env::var_os("CVM_GOLDEN") {
+        std::fs::write(path, serde_json::to_string(&a).unwrap()).unwrap();
+    }
+}

@@ -5,41 +5,18 @@
 use std::sync::Arc;
 
 use cvm::burn::tensor::Device;
-use cvm::{BlobDtype, ConceptBlob, ConceptSpace, HeadKind, ImageView, Learner, LearnerConfig, PixelFormat, StudentConfig};
-use rand::{RngExt, SeedableRng, rngs::StdRng};
+use cvm::{ConceptSpace, HeadKind, ImageView, Learner, LearnerConfig, PixelFormat, StudentConfig};
+use rand::{SeedableRng, rngs::StdRng};
 
 pub const SIDE: usize = 16;
-pub const NAMES: [&str; 4] = ["cat", "dog", "truck", "coffee mug"];
+pub use cvm::synthetic::NAMES;
 
-/// Four concepts in 8 dims; rows are distinct but not orthogonal.
 pub fn concepts() -> Arc<ConceptSpace> {
-    let embeddings = vec![
-        1.0, 0.2, 0.0, 0.1, 0.0, 0.0, 0.3, 0.0, //
-        0.7, 0.8, 0.1, 0.0, 0.0, 0.2, 0.0, 0.0, //
-        -0.3, 0.0, 1.0, 0.0, 0.4, 0.0, 0.0, 0.1, //
-        0.0, -0.2, 0.1, 1.0, 0.0, 0.5, 0.0, 0.0,
-    ];
-    let blob = ConceptBlob { names: NAMES.iter().map(|s| s.to_string()).collect(), embeddings, dim: 8, ..Default::default() };
-    Arc::new(ConceptSpace::from_bytes(&blob.to_bytes(BlobDtype::F32).unwrap()).unwrap())
+    cvm::synthetic::concepts()
 }
 
-/// A grey 16×16 image of class `c`: 0 horizontal stripes, 1 vertical stripes, 2 a bright square; with noise
-/// and a random phase.
 pub fn image(c: usize, rng: &mut StdRng) -> Vec<u8> {
-    let phase = rng.random_range(0..4);
-    let (cx, cy) = (rng.random_range(4..12), rng.random_range(4..12));
-    (0..SIDE * SIDE)
-        .map(|i| {
-            let (x, y) = (i % SIDE, i / SIDE);
-            let on = match c {
-                0 => (y + phase) % 4 < 2,
-                1 => (x + phase) % 4 < 2,
-                _ => x.abs_diff(cx) < 3 && y.abs_diff(cy) < 3,
-            };
-            let noise: i32 = rng.random_range(-30..30);
-            ((if on { 200 } else { 40 }) + noise).clamp(0, 255) as u8
-        })
-        .collect()
+    cvm::synthetic::image(c, SIDE, rng)
 }
 
 pub fn view(pixels: &[u8]) -> ImageView<'_> {

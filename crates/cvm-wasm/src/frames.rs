@@ -1,0 +1,92 @@
+//! Pixels from whatever JavaScript hands over: `ImageData`, raw RGBA bytes, or anything `drawImage` accepts
+//! (video, image bitmap, canvas, image), which is centre-cropped and scaled on a reused `OffscreenCanvas`.
+
+use js_sys::{Reflect, Uint8Array, Uint8ClampedArray};
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::{ImageData, OffscreenCanvas, OffscreenCanvasRenderingContext2d};
+
+use crate::error::{Error, Result};
+use cvm::{ImageView, PixelFormat};
+
+/// Reads frames into one reused RGBA buffer.
+#[derive(Default)]
+pub struct Frames {
+    canvas: Option<(OffscreenCanvas, OffscreenCanvasRenderingContext2d, u32)>,
+    rgba: Vec<u8>,
+}
+
+fn number(value: &JsValue, key: &str) -> Option<u32> {
+    Reflect::get(value, &key.into()).ok().and_then(|v| v.as_f64()).filter(|v| *v >= 1.0).map(|v| v as u32)
+}
+
+impl Frames {
+    /// Copies `image` into [`Frames::rgba`]; returns its width and height. Drawable sources are cropped to a
+    /// centred square and scaled to `side` pixels on the way.
+    fn read(&mut self, image: &JsValue, width: Option<u32>, height: Option<u32>, side: u32) -> Result<(usize, usize)> {
+        if let Some(bytes) = image.dyn_ref::<Uint8Array>() {
+            return self.raw(bytes.length(), width, height, |out| bytes.copy_to(out));
+        }
+        if let Some(bytes) = image.dyn_ref::<Uint8ClampedArray>() {
+            return self.raw(bytes.length(), width, height, |out| bytes.copy_to(out));
+        }
+        if let Some(data) = image.dyn_ref::<ImageData>() {
+            let pixels: Uint8ClampedArray = Reflect::get(data, &"data".into()).map_err(Error::js)?.unchecked_into();
+            return self.raw(pixels.length(), Some(data.width()), Some(data.height()), |out| pixels.copy_to(out));
+        }
+        let drawable = ["videoWidth", "naturalWidth", "width"].iter().any(|k| number(image, k).is_some());
+        if !drawable || image.is_null() || image.is_undefined() {
+            return Err(Error::msg(
+                "unsupported image: pass ImageData, ImageBitmap, an <img>, <video> or <canvas> element, an OffscreenCanvas, or RGBA bytes (Uint8Array) with width and height",
+            ));
+        }
+        let w = number(image, "videoWidth").or_else(|| number(image, "naturalWidth")).or_else(|| number(image, "width"));
+        let h = number(image, "videoHeight").or_else(|| number(image, "naturalHeight")).or_else(|| number(image, "height"));
+        let (Some(w), Some(h)) = (w, h) else {
+            return Err(Error::msg("the image has no size yet (a video that has not started, an image still loading?)"));
+        };
+        let (_, ctx, _) = self.canvas(side)?;
+        let crop = w.min(h) as f64;
+        let (sx, sy) = ((w as f64 - crop) / 2.0, (h as f64 - crop) / 2.0);
+        let source = image.unchecked_ref::<web_sys::HtmlCanvasElement>();
+        ctx.draw_image_with_html_canvas_element_and_sw_and_sh_and_dx_and_dy_and_dw_and_dh(source, sx, sy, crop, crop, 0.0, 0.0, side as f64, side as f64)
+            .map_err(|e| Error::msg(format!("cannot draw the image: {}", Error::js(e))))?;
+        let data = ctx.get_image_data(0.0, 0.0, side as f64, side as f64).map_err(Error::js)?;
+        let pixels: Uint8ClampedArray = Reflect::get(&data, &"data".into()).map_err(Error::js)?.unchecked_into();
+        self.raw(pixels.length(), Some(side), Some(side), |out| pixels.copy_to(out))
+    }
+
+    /// [`Frames::read`], as a view of the buffer.
+    pub fn view(&mut self, image: &JsValue, width: Option<u32>, height: Option<u32>, side: u32) -> Result<ImageView<'_>> {
+        let (w, h) = self.read(image, width, height, side)?;
+        Ok(ImageView::new(w, h, PixelFormat::Rgba8, &self.rgba)?)
+    }
+
+    /// Checks the byte count against the size, then lets `copy` fill the reused buffer.
+    fn raw(&mut self, len: u32, width: Option<u32>, height: Option<u32>, copy: impl FnOnce(&mut [u8])) -> Result<(usize, usize)> {
+        let (Some(w), Some(h)) = (width, height) else {
+            return Err(Error::msg("raw pixel bytes need width and height"));
+        };
+        let expected = w as u64 * h as u64 * 4;
+        if len as u64 != expected {
+            return Err(Error::msg(format!("{w}×{h} RGBA needs {expected} bytes, got {len}")));
+        }
+        self.rgba.resize(len as usize, 0);
+        copy(&mut self.rgba);
+        Ok((w as usize, h as usize))
+    }
+
+    fn canvas(&mut self, side: u32) -> Result<&(OffscreenCanvas, OffscreenCanvasRenderingContext2d, u32)> {
+        if self.canvas.as_ref().is_none_or(|(_, _, s)| *s != side) {
+            let canvas = OffscreenCanvas::new(side, side).map_err(Error::js)?;
+            let options = js_sys::Object::new();
+            Reflect::set(&options, &"willReadFrequently".into(), &true.into()).map_err(Error::js)?;
+            let ctx = canvas
+                .get_context_with_context_options("2d", &options)
+                .map_err(Error::js)?
+                .ok_or_else(|| Error::msg("no 2D canvas context available"))?
+                .unchecked_into::<OffscreenCanvasRenderingContext2d>();
+            self.canvas = Some((canvas, ctx, side));
+        }
+        Ok(self.canvas.as_ref().expect("just set"))
+    }
+}

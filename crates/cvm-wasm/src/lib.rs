@@ -1,0 +1,390 @@
+//! `cvm-wasm`: the browser façade over the `cvm` core — argument conversion, async device start-up, blob
+//! fetching, frames from JS image sources, and JS errors. No learning logic lives here.
+//!
+//! Every method validates its input and returns a JS `Error` on failure; nothing reachable from JS panics.
+//! The learner is used by one call at a time: a call made while another is still running (say `predict`
+//! during `train`) is refused with an error rather than interleaved.
+
+pub mod error;
+mod fetch;
+mod frames;
+
+use std::cell::{Cell, RefCell, RefMut};
+use std::rc::Rc;
+use std::sync::Arc;
+
+use burn::tensor::Device;
+use cvm::{ConceptSpace, LearnerConfig, StudentConfig};
+use js_sys::{Function, Reflect};
+use serde::{Deserialize, Serialize};
+use wasm_bindgen::prelude::*;
+
+use error::{Error, Result};
+use frames::Frames;
+
+#[wasm_bindgen(start)]
+fn start() {
+    console_error_panic_hook::set_once();
+}
+
+#[wasm_bindgen(typescript_custom_section)]
+const TYPES: &str = r#"
+/** A concept or student blob: a URL to fetch, or its bytes. */
+export type BlobSource = string | Uint8Array | ArrayBuffer;
+/** Anything a frame can come from. Raw bytes are RGBA and need `width` and `height`. */
+export type ImageSource = ImageData | ImageBitmap | HTMLVideoElement | HTMLCanvasElement | HTMLImageElement | OffscreenCanvas | Uint8Array | Uint8ClampedArray;
+export type Backend = "webgpu" | "cpu";
+export interface LoadProgress { what: "concepts" | "student" | "snapshot"; loaded: number; total: number | null }
+export interface LearnerSettings {
+  /** Logit scale of the cosine head (default 16). */ scale?: number;
+  /** Weight of the pull onto a class's own anchor (default 0.5). */ mappingWeight?: number;
+  learningRate?: number;
+  /** Examples of the new class per step; as many again come from replay (default 32). */ batchSize?: number;
+  /** Replay memory budget in examples (default 500). */ memory?: number;
+  seed?: number;
+  /** Best-class cosine below which a frame is "unknown" (default 0.3). */ unknownThreshold?: number;
+  /** Square input side of the from-scratch student, in pixels (default 32). */ inputSize?: number;
+}
+export interface LearnerOptions {
+  concepts: BlobSource;
+  backend?: "auto" | Backend;
+  settings?: LearnerSettings;
+  onProgress?: (progress: LoadProgress) => void;
+}
+export interface TrainOptions {
+  steps?: number;
+  /** Steps between progress reports (default 5). */ reportEvery?: number;
+  onProgress?: (report: TrainReport) => void;
+}
+export interface TrainReport { steps: number; losses: number[]; accuracy: number }
+export interface ClassScore { label: string; score: number; similarity: number }
+export interface Prediction {
+  /** The best class, or "unknown" when its similarity is below the threshold. */ label: string;
+  score: number;
+  unknown: boolean;
+  /** Every known class, best first. */ scores: ClassScore[];
+}
+export interface ConceptMatch { label: string; similarity: number }
+export interface ClassInfo { label: string; examples: number }
+"#;
+
+/// The settings of [`LearnerOptions`] (everything optional).
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct Settings {
+    scale: Option<f32>,
+    mapping_weight: Option<f32>,
+    learning_rate: Option<f64>,
+    batch_size: Option<usize>,
+    memory: Option<usize>,
+    seed: Option<u64>,
+    unknown_threshold: Option<f32>,
+    input_size: Option<usize>,
+}
+
+impl Settings {
+    fn config(self) -> LearnerConfig {
+        let d = LearnerConfig::new(StudentConfig::tiny_cnn(3, self.input_size.unwrap_or(32)));
+        LearnerConfig {
+            scale: self.scale.unwrap_or(d.scale),
+            mapping_weight: self.mapping_weight.unwrap_or(d.mapping_weight),
+            learning_rate: self.learning_rate.unwrap_or(d.learning_rate),
+            batch_size: self.batch_size.unwrap_or(d.batch_size),
+            memory: self.memory.unwrap_or(d.memory),
+            seed: self.seed.unwrap_or(d.seed),
+            unknown_threshold: self.unknown_threshold.unwrap_or(d.unknown_threshold),
+            ..d
+        }
+    }
+}
+
+thread_local! {
+    /// WebGPU can be initialised once per page; later learners share the device.
+    static WEBGPU: RefCell<Option<Device>> = const { RefCell::new(None) };
+}
+
+/// The page's WebGPU device (without autodiff), started on first use.
+pub async fn webgpu_device() -> Result<Device> {
+    if let Some(device) = WEBGPU.with(|d| d.borrow().clone()) {
+        return Ok(device);
+    }
+    let device = Device::wgpu_options().init_async().await.map_err(|e| Error::msg(format!("WebGPU is not available here: {e}")))?;
+    WEBGPU.with(|d| *d.borrow_mut() = Some(device.clone()));
+    Ok(device)
+}
+
+/// The device for a backend preference, with autodiff on; `auto` falls back to the CPU.
+async fn device(preference: &str) -> Result<(Device, &'static str)> {
+    Ok(match preference {
+        "cpu" => (Device::flex().autodiff(), "cpu"),
+        "webgpu" => (webgpu_device().await?.autodiff(), "webgpu"),
+        "auto" => match webgpu_device().await {
+            Ok(d) => (d.autodiff(), "webgpu"),
+            Err(_) => (Device::flex().autodiff(), "cpu"),
+        },
+        other => return Err(Error::msg(format!("backend must be \"auto\", \"webgpu\" or \"cpu\", not \"{other}\""))),
+    })
+}
+
+fn get(object: &JsValue, key: &str) -> JsValue {
+    if object.is_object() { Reflect::get(object, &key.into()).unwrap_or(JsValue::UNDEFINED) } else { JsValue::UNDEFINED }
+}
+
+fn callback(object: &JsValue, key: &str) -> Result<Option<Function>> {
+    let value = get(object, key);
+    if value.is_undefined() || value.is_null() {
+        return Ok(None);
+    }
+    value.dyn_into::<Function>().map(Some).map_err(|_| Error::msg(format!("{key} must be a function")))
+}
+
+fn to_js<T: Serialize>(value: &T) -> Result<JsValue> {
+    value.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).map_err(Into::into)
+}
+
+/// Concept space and backend, shared by `create` and `load`.
+async fn open(options: &JsValue) -> Result<(Arc<ConceptSpace>, Device, &'static str)> {
+    if !options.is_object() {
+        return Err(Error::msg("options must be an object with at least `concepts`"));
+    }
+    let on_progress = callback(options, "onProgress")?;
+    let source = get(options, "concepts");
+    if source.is_undefined() {
+        return Err(Error::msg("options.concepts is required: the URL or bytes of a concept blob"));
+    }
+    let bytes = fetch::load(&source, "concepts", on_progress.as_ref()).await?;
+    let concepts = Arc::new(ConceptSpace::from_bytes(&bytes)?);
+    let preference = get(options, "backend").as_string().unwrap_or_else(|| "auto".into());
+    let (device, backend) = device(&preference).await?;
+    Ok((concepts, device, backend))
+}
+
+struct Inner {
+    learner: cvm::Learner,
+    frames: Frames,
+}
+
+/// A continual visual learner: classes taught one after another, recognised without forgetting.
+#[wasm_bindgen]
+pub struct Learner {
+    inner: Rc<RefCell<Inner>>,
+    backend: &'static str,
+    stop: Rc<Cell<bool>>,
+}
+
+fn busy() -> Error {
+    Error::msg("the learner is busy with another call (train, predict, save): await it before calling again")
+}
+
+impl Learner {
+    fn wrap(learner: cvm::Learner, backend: &'static str) -> Self {
+        Self { inner: Rc::new(RefCell::new(Inner { learner, frames: Frames::default() })), backend, stop: Rc::new(Cell::new(false)) }
+    }
+
+    fn borrow(&self) -> Result<RefMut<'_, Inner>> {
+        self.inner.try_borrow_mut().map_err(|_| busy())
+    }
+
+    fn class_by_label(learner: &cvm::Learner, label: &JsValue) -> Result<usize> {
+        match (label.as_string(), label.as_f64()) {
+            (Some(name), _) => Ok(learner.class_index(&name)?),
+            (_, Some(i)) if i >= 0.0 && i.fract() == 0.0 && (i as usize) < learner.classes().len() => Ok(i as usize),
+            _ => Err(Error::msg("class must be a class name or index")),
+        }
+    }
+}
+
+impl Inner {
+    /// Input side of the student, which drawable sources are scaled to.
+    fn side(&self) -> u32 {
+        self.learner.config().student.input().size as u32
+    }
+}
+
+#[derive(Serialize)]
+struct ClassScore<'a> {
+    label: &'a str,
+    score: f32,
+    similarity: f32,
+}
+
+#[derive(Serialize)]
+struct PredictionJs<'a> {
+    label: &'a str,
+    score: f32,
+    unknown: bool,
+    scores: Vec<ClassScore<'a>>,
+}
+
+#[wasm_bindgen]
+impl Learner {
+    /// Loads the concept blob, starts the backend (`auto`: WebGPU if the browser has it, else the CPU) and
+    /// returns a learner with no classes yet.
+    #[wasm_bindgen(unchecked_return_type = "Learner")]
+    pub async fn create(#[wasm_bindgen(unchecked_param_type = "LearnerOptions")] options: JsValue) -> Result<Learner> {
+        let (concepts, device, backend) = open(&options).await?;
+        let settings: Settings = match get(&options, "settings") {
+            v if v.is_undefined() || v.is_null() => Settings::default(),
+            v => serde_wasm_bindgen::from_value(v)?,
+        };
+        Ok(Self::wrap(cvm::Learner::new(settings.config(), concepts, device)?, backend))
+    }
+
+    /// Restores a learner from [`Learner::save`] bytes; `options` names the same concept blob and a backend.
+    #[wasm_bindgen(unchecked_return_type = "Learner")]
+    pub async fn load(bytes: &[u8], #[wasm_bindgen(unchecked_param_type = "LearnerOptions")] options: JsValue) -> Result<Learner> {
+        let (concepts, device, backend) = open(&options).await?;
+        Ok(Self::wrap(cvm::Learner::restore(bytes, concepts, device)?, backend))
+    }
+
+    /// The backend that runs: `"webgpu"` or `"cpu"`.
+    #[wasm_bindgen(getter, unchecked_return_type = "Backend")]
+    pub fn backend(&self) -> String {
+        self.backend.into()
+    }
+
+    /// Known classes with their stored example counts (replay memory plus not yet trained).
+    #[wasm_bindgen(unchecked_return_type = "ClassInfo[]")]
+    pub fn classes(&self) -> Result<JsValue> {
+        let inner = self.borrow()?;
+        let memory = inner.learner.memory().class_counts();
+        let pending = inner.learner.pending_counts();
+        #[derive(Serialize)]
+        struct Info<'a> {
+            label: &'a str,
+            examples: usize,
+        }
+        let list: Vec<Info> = inner
+            .learner
+            .classes()
+            .iter()
+            .enumerate()
+            .map(|(i, c)| Info { label: &c.key, examples: memory.get(i).copied().unwrap_or(0) + pending[i] })
+            .collect();
+        to_js(&list)
+    }
+
+    /// Vocabulary names closest in spelling to `text` (autocomplete, suggestions).
+    pub fn suggest(&self, text: &str, k: usize) -> Result<Vec<String>> {
+        Ok(self.borrow()?.learner.concepts().suggest(text, k.min(50)))
+    }
+
+    /// Every concept name of the vocabulary.
+    pub fn vocabulary(&self) -> Result<Vec<String>> {
+        Ok(self.borrow()?.learner.concepts().names().to_vec())
+    }
+
+    /// Adds a class named after a vocabulary concept; an unknown name errs with suggestions.
+    #[wasm_bindgen(js_name = addClass)]
+    pub fn add_class(&self, name: &str) -> Result<usize> {
+        Ok(self.borrow()?.learner.add_class(name)?)
+    }
+
+    /// Removes a class and its examples.
+    #[wasm_bindgen(js_name = removeClass)]
+    pub fn remove_class(&self, #[wasm_bindgen(unchecked_param_type = "string | number")] class: JsValue) -> Result<()> {
+        let mut inner = self.borrow()?;
+        let index = Self::class_by_label(&inner.learner, &class)?;
+        Ok(inner.learner.remove_class(index)?)
+    }
+
+    /// Stores one example of a class for the next `train`.
+    #[wasm_bindgen(js_name = addExample)]
+    pub fn add_example(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string | number")] class: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "ImageSource")] image: JsValue,
+        width: Option<u32>,
+        height: Option<u32>,
+    ) -> Result<()> {
+        let mut inner = self.borrow()?;
+        let index = Self::class_by_label(&inner.learner, &class)?;
+        let inner = &mut *inner;
+        let view = inner.frames.view(&image, width, height, inner.side())?;
+        Ok(inner.learner.add_example(index, view)?)
+    }
+
+    /// Trains on the new examples plus replay; resolves with the losses and batch accuracy.
+    #[wasm_bindgen(unchecked_return_type = "TrainReport")]
+    pub async fn train(&self, #[wasm_bindgen(unchecked_param_type = "TrainOptions | undefined")] options: JsValue) -> Result<JsValue> {
+        let steps = get(&options, "steps").as_f64().unwrap_or(50.0);
+        let every = get(&options, "reportEvery").as_f64().unwrap_or(5.0);
+        if !(steps >= 0.0 && steps.fract() == 0.0 && every >= 1.0 && every.fract() == 0.0) {
+            return Err(Error::msg("steps must be a whole number ≥ 0 and reportEvery a whole number ≥ 1"));
+        }
+        let on_progress = callback(&options, "onProgress")?;
+        let inner = self.inner.clone();
+        let mut inner = inner.try_borrow_mut().map_err(|_| busy())?;
+        let stop = self.stop.clone();
+        stop.set(false);
+        let report = inner
+            .learner
+            .train_with_progress(steps as usize, every as usize, |r| {
+                if let (Some(f), Ok(value)) = (&on_progress, to_js(r)) {
+                    let _ = f.call1(&JsValue::NULL, &value);
+                }
+                !stop.get()
+            })
+            .await?;
+        to_js(&report)
+    }
+
+    /// Asks a running `train` to stop after its current report.
+    #[wasm_bindgen(js_name = stopTraining)]
+    pub fn stop_training(&self) {
+        self.stop.set(true);
+    }
+
+    /// Scores a frame against the known classes.
+    #[wasm_bindgen(unchecked_return_type = "Prediction")]
+    pub async fn predict(&self, #[wasm_bindgen(unchecked_param_type = "ImageSource")] image: JsValue, width: Option<u32>, height: Option<u32>) -> Result<JsValue> {
+        let inner = self.inner.clone();
+        let mut inner = inner.try_borrow_mut().map_err(|_| busy())?;
+        let inner = &mut *inner;
+        let view = inner.frames.view(&image, width, height, inner.side())?;
+        let prediction = inner.learner.predict(view).await?;
+        let classes = inner.learner.classes();
+        let mut scores: Vec<ClassScore> = classes
+            .iter()
+            .enumerate()
+            .map(|(i, c)| ClassScore { label: &c.key, score: prediction.probabilities[i], similarity: prediction.similarities[i] })
+            .collect();
+        scores.sort_by(|a, b| b.score.total_cmp(&a.score));
+        let (best, score) = (scores[0].label, scores[0].score);
+        let unknown = prediction.class.is_none();
+        to_js(&PredictionJs { label: if unknown { "unknown" } else { best }, score, unknown, scores })
+    }
+
+    /// The `k` vocabulary concepts the frame looks most like ("looks like …").
+    #[wasm_bindgen(js_name = rankVocabulary, unchecked_return_type = "ConceptMatch[]")]
+    pub async fn rank_vocabulary(&self, #[wasm_bindgen(unchecked_param_type = "ImageSource")] image: JsValue, k: usize, width: Option<u32>, height: Option<u32>) -> Result<JsValue> {
+        let inner = self.inner.clone();
+        let mut inner = inner.try_borrow_mut().map_err(|_| busy())?;
+        let inner = &mut *inner;
+        let view = inner.frames.view(&image, width, height, inner.side())?;
+        let ranked = inner.learner.rank_vocabulary(view, k.clamp(1, 100)).await?;
+        #[derive(Serialize)]
+        struct Match<'a> {
+            label: &'a str,
+            similarity: f32,
+        }
+        let concepts = inner.learner.concepts();
+        to_js(&ranked.iter().map(|&(i, s)| Match { label: concepts.name(i), similarity: s }).collect::<Vec<_>>())
+    }
+
+    /// Changes the similarity below which predictions are "unknown".
+    #[wasm_bindgen(js_name = setUnknownThreshold)]
+    pub fn set_unknown_threshold(&self, threshold: f32) -> Result<()> {
+        Ok(self.borrow()?.learner.set_unknown_threshold(threshold)?)
+    }
+
+    /// The whole state (model, classes, replay memory) as one checksummed blob, for IndexedDB or a file.
+    pub async fn save(&self) -> Result<Vec<u8>> {
+        let inner = self.inner.clone();
+        let inner = inner.try_borrow().map_err(|_| busy())?;
+        Ok(inner.learner.snapshot().await?)
+    }
+
+    /// Releases the learner's memory; the object is unusable afterwards.
+    pub fn dispose(self) {}
+}
