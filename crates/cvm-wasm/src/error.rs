@@ -2,6 +2,7 @@
 
 use wasm_bindgen::{JsError, JsValue};
 
+#[derive(Debug)]
 pub struct Error(pub String);
 
 pub type Result<T> = std::result::Result<T, Error>;

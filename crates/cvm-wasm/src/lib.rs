@@ -14,6 +14,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use burn::tensor::Device;
+use cvm::pretrained::Trunk;
 use cvm::{ConceptSpace, LearnerConfig, StudentConfig};
 use js_sys::{Function, Reflect};
 use serde::{Deserialize, Serialize};
@@ -34,7 +35,7 @@ export type BlobSource = string | Uint8Array | ArrayBuffer;
 /** Anything a frame can come from. Raw bytes are RGBA and need `width` and `height`. */
 export type ImageSource = ImageData | ImageBitmap | HTMLVideoElement | HTMLCanvasElement | HTMLImageElement | OffscreenCanvas | Uint8Array | Uint8ClampedArray;
 export type Backend = "webgpu" | "cpu";
-export interface LoadProgress { what: "concepts" | "student" | "snapshot"; loaded: number; total: number | null }
+export interface LoadProgress { what: "concepts" | "student"; loaded: number; total: number | null }
 export interface LearnerSettings {
   /** Logit scale of the cosine head (default 16). */ scale?: number;
   /** Weight of the pull onto a class's own anchor (default 0.5). */ mappingWeight?: number;
@@ -43,10 +44,12 @@ export interface LearnerSettings {
   /** Replay memory budget in examples (default 500). */ memory?: number;
   seed?: number;
   /** Best-class cosine below which a frame is "unknown" (default 0.3). */ unknownThreshold?: number;
-  /** Square input side of the from-scratch student, in pixels (default 32). */ inputSize?: number;
+  /** Square input side of the from-scratch student, in pixels (default 32; a student blob sets its own). */ inputSize?: number;
 }
 export interface LearnerOptions {
   concepts: BlobSource;
+  /** A student blob with a pretrained trunk (EfficientNet-Lite0); without it a small CNN learns from scratch. */
+  student?: BlobSource;
   backend?: "auto" | Backend;
   settings?: LearnerSettings;
   onProgress?: (progress: LoadProgress) => void;
@@ -83,8 +86,13 @@ struct Settings {
 }
 
 impl Settings {
-    fn config(self) -> LearnerConfig {
-        let d = LearnerConfig::new(StudentConfig::tiny_cnn(3, self.input_size.unwrap_or(32)));
+    /// The learner config: the adapter over `trunk` if there is one, else the tiny CNN.
+    fn config(self, trunk: Option<&Trunk>) -> LearnerConfig {
+        let student = match trunk {
+            Some(t) => StudentConfig::adapter(t.input(), cvm::trunk::FEATURES),
+            None => StudentConfig::tiny_cnn(3, self.input_size.unwrap_or(32)),
+        };
+        let d = LearnerConfig::new(student);
         LearnerConfig {
             scale: self.scale.unwrap_or(d.scale),
             mapping_weight: self.mapping_weight.unwrap_or(d.mapping_weight),
@@ -142,8 +150,15 @@ fn to_js<T: Serialize>(value: &T) -> Result<JsValue> {
     value.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).map_err(Into::into)
 }
 
-/// Concept space and backend, shared by `create` and `load`.
-async fn open(options: &JsValue) -> Result<(Arc<ConceptSpace>, Device, &'static str)> {
+/// What `create` and `load` share: the concept space, the backend and the optional pretrained trunk.
+struct Opened {
+    concepts: Arc<ConceptSpace>,
+    device: Device,
+    backend: &'static str,
+    trunk: Option<Trunk>,
+}
+
+async fn open(options: &JsValue) -> Result<Opened> {
     if !options.is_object() {
         return Err(Error::msg("options must be an object with at least `concepts`"));
     }
@@ -156,7 +171,13 @@ async fn open(options: &JsValue) -> Result<(Arc<ConceptSpace>, Device, &'static 
     let concepts = Arc::new(ConceptSpace::from_bytes(&bytes)?);
     let preference = get(options, "backend").as_string().unwrap_or_else(|| "auto".into());
     let (device, backend) = device(&preference).await?;
-    Ok((concepts, device, backend))
+    let student = get(options, "student");
+    let trunk = if student.is_undefined() || student.is_null() {
+        None
+    } else {
+        Some(Trunk::from_bytes(&fetch::load(&student, "student", on_progress.as_ref()).await?, &device)?)
+    };
+    Ok(Opened { concepts, device, backend, trunk })
 }
 
 struct Inner {
@@ -222,19 +243,24 @@ impl Learner {
     /// returns a learner with no classes yet.
     #[wasm_bindgen(unchecked_return_type = "Learner")]
     pub async fn create(#[wasm_bindgen(unchecked_param_type = "LearnerOptions")] options: JsValue) -> Result<Learner> {
-        let (concepts, device, backend) = open(&options).await?;
+        let o = open(&options).await?;
         let settings: Settings = match get(&options, "settings") {
             v if v.is_undefined() || v.is_null() => Settings::default(),
             v => serde_wasm_bindgen::from_value(v)?,
         };
-        Ok(Self::wrap(cvm::Learner::new(settings.config(), concepts, device)?, backend))
+        let config = settings.config(o.trunk.as_ref());
+        let learner = match o.trunk {
+            Some(trunk) => cvm::Learner::with_trunk(config, o.concepts, trunk, o.device)?,
+            None => cvm::Learner::new(config, o.concepts, o.device)?,
+        };
+        Ok(Self::wrap(learner, o.backend))
     }
 
     /// Restores a learner from [`Learner::save`] bytes; `options` names the same concept blob and a backend.
     #[wasm_bindgen(unchecked_return_type = "Learner")]
     pub async fn load(bytes: &[u8], #[wasm_bindgen(unchecked_param_type = "LearnerOptions")] options: JsValue) -> Result<Learner> {
-        let (concepts, device, backend) = open(&options).await?;
-        Ok(Self::wrap(cvm::Learner::restore(bytes, concepts, device)?, backend))
+        let o = open(&options).await?;
+        Ok(Self::wrap(cvm::Learner::restore(bytes, o.concepts, o.trunk, o.device)?, o.backend))
     }
 
     /// The backend that runs: `"webgpu"` or `"cpu"`.
@@ -282,31 +308,33 @@ impl Learner {
 
     /// Removes a class and its examples.
     #[wasm_bindgen(js_name = removeClass)]
-    pub fn remove_class(&self, #[wasm_bindgen(unchecked_param_type = "string | number")] class: JsValue) -> Result<()> {
+    pub fn remove_class(&self, #[wasm_bindgen(unchecked_param_type = "string | number")] label: JsValue) -> Result<()> {
         let mut inner = self.borrow()?;
-        let index = Self::class_by_label(&inner.learner, &class)?;
+        let index = Self::class_by_label(&inner.learner, &label)?;
         Ok(inner.learner.remove_class(index)?)
     }
 
-    /// Stores one example of a class for the next `train`.
+    /// Stores one example of a class for the next `train` (with a pretrained student, its trunk features).
     #[wasm_bindgen(js_name = addExample)]
-    pub fn add_example(
+    pub async fn add_example(
         &self,
-        #[wasm_bindgen(unchecked_param_type = "string | number")] class: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string | number")] label: JsValue,
         #[wasm_bindgen(unchecked_param_type = "ImageSource")] image: JsValue,
         width: Option<u32>,
         height: Option<u32>,
     ) -> Result<()> {
-        let mut inner = self.borrow()?;
-        let index = Self::class_by_label(&inner.learner, &class)?;
+        let inner = self.inner.clone();
+        let mut inner = inner.try_borrow_mut().map_err(|_| busy())?;
+        let index = Self::class_by_label(&inner.learner, &label)?;
         let inner = &mut *inner;
         let view = inner.frames.view(&image, width, height, inner.side())?;
-        Ok(inner.learner.add_example(index, view)?)
+        Ok(inner.learner.add_example(index, view).await?)
     }
 
     /// Trains on the new examples plus replay; resolves with the losses and batch accuracy.
     #[wasm_bindgen(unchecked_return_type = "TrainReport")]
-    pub async fn train(&self, #[wasm_bindgen(unchecked_param_type = "TrainOptions | undefined")] options: JsValue) -> Result<JsValue> {
+    pub async fn train(&self, #[wasm_bindgen(unchecked_param_type = "TrainOptions")] options: Option<JsValue>) -> Result<JsValue> {
+        let options = options.unwrap_or(JsValue::UNDEFINED);
         let steps = get(&options, "steps").as_f64().unwrap_or(50.0);
         let every = get(&options, "reportEvery").as_f64().unwrap_or(5.0);
         if !(steps >= 0.0 && steps.fract() == 0.0 && every >= 1.0 && every.fract() == 0.0) {

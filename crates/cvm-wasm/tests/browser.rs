@@ -48,7 +48,7 @@ async fn teach(learner: &Learner, examples: usize, steps: u32) {
     for (c, name) in synthetic::NAMES[..3].iter().enumerate() {
         learner.add_class(name).unwrap();
         for _ in 0..examples {
-            learner.add_example((*name).into(), frame(c, &mut rng), Some(SIDE), Some(SIDE)).unwrap();
+            learner.add_example((*name).into(), frame(c, &mut rng), Some(SIDE), Some(SIDE)).await.unwrap();
         }
         learner.train(train_options(steps)).await.unwrap();
     }
@@ -154,17 +154,17 @@ async fn bad_input_rejects_with_errors_and_the_learner_survives() {
     let err = message(learner.add_class("kitten").err().unwrap().into());
     assert!(err.contains("not in the concept vocabulary"), "{err}");
     learner.add_class("cat").unwrap();
-    let err = message(learner.add_example("dog".into(), frame(0, &mut StdRng::seed_from_u64(0)), Some(SIDE), Some(SIDE)).err().unwrap().into());
+    let err = message(learner.add_example("dog".into(), frame(0, &mut StdRng::seed_from_u64(0)), Some(SIDE), Some(SIDE)).await.err().unwrap().into());
     assert!(err.contains("no class named \"dog\""), "{err}");
-    let err = message(learner.add_example("cat".into(), frame(0, &mut StdRng::seed_from_u64(0)), Some(SIDE + 1), Some(SIDE)).err().unwrap().into());
+    let err = message(learner.add_example("cat".into(), frame(0, &mut StdRng::seed_from_u64(0)), Some(SIDE + 1), Some(SIDE)).await.err().unwrap().into());
     assert!(err.contains("RGBA needs"), "{err}");
-    let err = message(learner.add_example("cat".into(), JsValue::from_str("not an image"), None, None).err().unwrap().into());
+    let err = message(learner.add_example("cat".into(), JsValue::from_str("not an image"), None, None).await.err().unwrap().into());
     assert!(err.contains("unsupported image"), "{err}");
     let err = message(Learner::load(&[1, 2, 3], options("cpu", &blob)).await.err().unwrap().into());
     assert!(err.contains("not a snapshot"), "{err}");
 
     // Still usable.
-    learner.add_example("cat".into(), frame(0, &mut StdRng::seed_from_u64(0)), Some(SIDE), Some(SIDE)).unwrap();
+    learner.add_example("cat".into(), frame(0, &mut StdRng::seed_from_u64(0)), Some(SIDE), Some(SIDE)).await.unwrap();
     let report = learner.train(train_options(2)).await.unwrap();
     assert_eq!(field(&report, "steps").as_f64(), Some(2.0));
 }

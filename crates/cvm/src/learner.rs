@@ -22,6 +22,7 @@ use crate::image::{ImageView, Preprocessor};
 use crate::memory::ReplayMemory;
 use crate::objective::{HeadKind, LinearHead, cross_entropy, cvm_loss, normalize_rows};
 use crate::params;
+use crate::pretrained::Trunk;
 use crate::student::{Student, StudentConfig};
 
 /// Everything that shapes a learner; stored in snapshots.
@@ -125,6 +126,8 @@ pub struct Learner {
     pub(crate) device: Device,
     pub(crate) student: Student,
     pub(crate) head: Option<LinearHead>,
+    /// Frozen pretrained trunk of the adapter student.
+    pub(crate) trunk: Option<Trunk>,
     optimizer: ModuleOptimizer,
     pub(crate) classes: Vec<Class>,
     /// Unit anchors of the known classes, `[K, d]` (anchor heads only).
@@ -134,7 +137,7 @@ pub struct Learner {
     /// Random decisions taken by training (position in the RNG stream; part of the state).
     pub(crate) train_events: u64,
     preprocessor: Preprocessor,
-    /// Reused preprocessing buffer for one image.
+    /// Reused buffer of preprocessed images.
     scratch: Vec<f32>,
 }
 
@@ -157,24 +160,50 @@ pub(crate) struct Network {
 }
 
 impl Learner {
-    /// A fresh learner. `device` should have autodiff enabled (`device.autodiff()`).
+    /// A fresh learner with a student trained from scratch. `device` should have autodiff enabled
+    /// (`device.autodiff()`).
     pub fn new(config: LearnerConfig, concepts: Arc<ConceptSpace>, device: Device) -> Result<Self> {
+        Self::create(config, concepts, None, device)
+    }
+
+    /// A fresh learner whose adapter student sits on `trunk`; `config.student` must be an adapter with the
+    /// trunk's input (see [`StudentConfig::adapter`]).
+    pub fn with_trunk(config: LearnerConfig, concepts: Arc<ConceptSpace>, trunk: Trunk, device: Device) -> Result<Self> {
+        Self::create(config, concepts, Some(trunk), device)
+    }
+
+    fn create(config: LearnerConfig, concepts: Arc<ConceptSpace>, trunk: Option<Trunk>, device: Device) -> Result<Self> {
         config.validate()?;
         let student = params::seeded_init(Student::new(&config.student, concepts.dim(), &device), config.seed);
         let head = (config.head == HeadKind::Linear).then(|| LinearHead::new(concepts.dim(), 16, &device));
-        Self::assemble(config, concepts, device, student, head)
+        Self::assemble(config, concepts, trunk, device, student, head)
     }
 
-    pub(crate) fn assemble(config: LearnerConfig, concepts: Arc<ConceptSpace>, device: Device, student: Student, head: Option<LinearHead>) -> Result<Self> {
+    pub(crate) fn assemble(
+        config: LearnerConfig,
+        concepts: Arc<ConceptSpace>,
+        trunk: Option<Trunk>,
+        device: Device,
+        student: Student,
+        head: Option<LinearHead>,
+    ) -> Result<Self> {
+        match (&trunk, config.student.has_trunk()) {
+            (None, true) => return Err(CvmError::arg("this student needs a pretrained trunk: load a student blob")),
+            (Some(_), false) => return Err(CvmError::arg("a trunk was given, but the student trains from scratch")),
+            (Some(t), true) if t.input() != *config.student.input() => {
+                return Err(CvmError::arg(format!("the trunk takes {:?}, the student config says {:?}", t.input(), config.student.input())));
+            }
+            _ => {}
+        }
         let preprocessor = Preprocessor::new(*config.student.input())?;
-        let sample_len = config.student.input().len();
         Ok(Self {
-            memory: ReplayMemory::new(config.memory, sample_len, config.seed),
+            memory: ReplayMemory::new(config.memory, config.student.sample_len(), config.seed),
             optimizer: AdamConfig::new().init(),
-            scratch: vec![0.0; sample_len],
+            scratch: Vec::new(),
             preprocessor,
             student,
             head,
+            trunk,
             classes: Vec::new(),
             anchors: None,
             pending: Pending::default(),
@@ -256,7 +285,7 @@ impl Learner {
         }
         self.classes.remove(index);
         self.memory.remove_class(index as u32);
-        let len = self.config.student.input().len();
+        let len = self.config.student.sample_len();
         let mut kept = Pending::default();
         for (i, &l) in self.pending.labels.iter().enumerate() {
             if l as usize != index {
@@ -304,31 +333,37 @@ impl Learner {
         }
     }
 
-    /// Preprocesses and stores one example of class `class` for the next training round.
-    pub fn add_example(&mut self, class: usize, image: ImageView<'_>) -> Result<()> {
+    /// Stores examples of class `class` for the next training round: preprocessed pixels, or (with a trunk)
+    /// the trunk's features, computed once here and read back in one batch.
+    pub async fn add_examples(&mut self, class: usize, images: &[ImageView<'_>]) -> Result<()> {
         if class >= self.classes.len() {
             return Err(CvmError::arg(format!("class index {class} out of range (have {})", self.classes.len())));
         }
-        self.preprocessor.run(image, &mut self.scratch)?;
-        self.pending.data.extend_from_slice(&self.scratch);
-        self.pending.labels.push(class as u32);
+        if images.is_empty() {
+            return Ok(());
+        }
+        let data = if self.trunk.is_some() {
+            to_f32(self.samples(images)?.into_data_async().await?)?
+        } else {
+            self.preprocess(images)?;
+            std::mem::take(&mut self.scratch)
+        };
+        let finite = data.iter().all(|v| v.is_finite());
+        if finite {
+            self.pending.data.extend_from_slice(&data);
+            self.pending.labels.extend(std::iter::repeat_n(class as u32, images.len()));
+        }
+        if self.trunk.is_none() {
+            self.scratch = data;
+        }
+        if !finite {
+            return Err(CvmError::InvalidImage("the image gives non-finite values".into()));
+        }
         Ok(())
     }
 
-    /// Stores an already preprocessed example (CHW, [`crate::InputSpec::len`] values, all finite).
-    pub fn add_preprocessed(&mut self, class: usize, sample: &[f32]) -> Result<()> {
-        if class >= self.classes.len() {
-            return Err(CvmError::arg(format!("class index {class} out of range (have {})", self.classes.len())));
-        }
-        if sample.len() != self.scratch.len() {
-            return Err(CvmError::arg(format!("sample has {} values, the student takes {}", sample.len(), self.scratch.len())));
-        }
-        if sample.iter().any(|v| !v.is_finite()) {
-            return Err(CvmError::InvalidImage("sample has NaN or infinite values".into()));
-        }
-        self.pending.data.extend_from_slice(sample);
-        self.pending.labels.push(class as u32);
-        Ok(())
+    pub async fn add_example(&mut self, class: usize, image: ImageView<'_>) -> Result<()> {
+        self.add_examples(class, &[image]).await
     }
 
     fn rng(&mut self) -> StdRng {
@@ -354,7 +389,7 @@ impl Learner {
         if steps > 100_000 || report_every == 0 {
             return Err(CvmError::arg(format!("steps must be at most 100000 and report_every at least 1, got {steps} and {report_every}")));
         }
-        let len = self.config.student.input().len();
+        let len = self.config.student.sample_len();
         let mut order: Vec<usize> = (0..self.pending.labels.len()).collect();
         let mut cursor = order.len();
         let mut report = TrainReport { steps: 0, losses: Vec::with_capacity(steps), accuracy: 0.0 };
@@ -408,9 +443,8 @@ impl Learner {
 
     /// One optimiser step; returns the detached loss `[1]` and the number of correct predictions `[1]`.
     fn step(&mut self, batch: &[f32], labels: &[i64]) -> (Tensor<1>, Tensor<1, Int>) {
-        let input = self.config.student.input();
         let b = labels.len();
-        let x = Tensor::<4>::from_data(TensorData::new(batch.to_vec(), [b, input.channels, input.size, input.size]), &self.device);
+        let x = Tensor::<2>::from_data(TensorData::new(batch.to_vec(), [b, self.config.student.sample_len()]), &self.device);
         let y = Tensor::<1, Int>::from_data(TensorData::new(labels.to_vec(), [b]), &self.device);
         let network = Network { student: self.student.clone(), head: self.head.clone() };
         let (loss, logits) = self.loss(&network, x, y.clone());
@@ -422,7 +456,7 @@ impl Learner {
         (loss.detach(), hits)
     }
 
-    fn loss(&self, network: &Network, x: Tensor<4>, y: Tensor<1, Int>) -> (Tensor<1>, Tensor<2>) {
+    fn loss(&self, network: &Network, x: Tensor<2>, y: Tensor<1, Int>) -> (Tensor<1>, Tensor<2>) {
         let z = network.student.forward(x);
         match (&network.head, &self.anchors) {
             (Some(head), _) => {
@@ -434,18 +468,28 @@ impl Learner {
         }
     }
 
-    /// Preprocesses images into one `[B, C, S, S]` input tensor on the inference device.
-    fn input_batch(&mut self, images: &[ImageView<'_>]) -> Result<Tensor<4>> {
-        let input = *self.config.student.input();
-        let mut data = vec![0.0; images.len() * input.len()];
-        for (image, out) in images.iter().zip(data.chunks_exact_mut(input.len())) {
+    /// Preprocesses images into the reused scratch buffer.
+    fn preprocess(&mut self, images: &[ImageView<'_>]) -> Result<()> {
+        let len = self.config.student.input().len();
+        self.scratch.resize(images.len() * len, 0.0);
+        for (image, out) in images.iter().zip(self.scratch.chunks_exact_mut(len)) {
             self.preprocessor.run(*image, out)?;
         }
-        Ok(Tensor::from_data(TensorData::new(data, [images.len(), input.channels, input.size, input.size]), &self.inference_device()))
+        Ok(())
     }
 
-    fn inference_device(&self) -> Device {
-        self.device.clone().inner()
+    /// Preprocesses images and returns the student's input samples `[B, len]`
+    /// on the inference device: the pixels, or the trunk's features.
+    fn samples(&mut self, images: &[ImageView<'_>]) -> Result<Tensor<2>> {
+        self.preprocess(images)?;
+        let input = *self.config.student.input();
+        let device = self.device.clone().inner();
+        let data = TensorData::new(self.scratch.clone(), [images.len(), input.channels, input.size, input.size]);
+        let x = Tensor::<4>::from_data(data, &device);
+        Ok(match &self.trunk {
+            Some(trunk) => trunk.features(x),
+            None => x.flatten(1, 3),
+        })
     }
 
     /// Scores images against the known classes.
@@ -456,7 +500,7 @@ impl Learner {
         if images.is_empty() {
             return Ok(Vec::new());
         }
-        let x = self.input_batch(images)?;
+        let x = self.samples(images)?;
         let k = self.classes.len();
         let z = self.student.valid().forward(x);
         let (probabilities, similarities) = match (&self.head, &self.anchors) {
@@ -491,7 +535,7 @@ impl Learner {
         if images.is_empty() {
             return Ok(Vec::new());
         }
-        let x = self.input_batch(images)?;
+        let x = self.samples(images)?;
         let z = normalize_rows(self.student.valid().forward(x));
         to_f32(z.into_data_async().await?)
     }

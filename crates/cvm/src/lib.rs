@@ -15,9 +15,11 @@ pub mod memory;
 pub mod metrics;
 pub mod objective;
 pub mod params;
+pub mod pretrained;
 pub mod snapshot;
 pub mod student;
 pub mod synthetic;
+pub mod trunk;
 
 pub use concepts::{BlobDtype, ConceptBlob, ConceptSpace, concept_key};
 pub use error::{CvmError, Result};

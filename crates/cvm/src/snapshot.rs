@@ -1,9 +1,10 @@
 //! Snapshots: a learner's whole state as one versioned, checksummed byte blob.
 //!
 //! Layout: `b"CVMSNAP\0"`, the SHA-256 of the payload (32 bytes), then the payload: safetensors with
-//! `format = "cvm-snapshot"`, the config, classes, RNG positions and the concept blob's checksum as
-//! metadata, and tensors `student.*`, `head.*` (linear head only), `memory.*` and `pending.*`.
-//! The optimiser state is not kept: training resumes with fresh Adam moments.
+//! `format = "cvm-snapshot"`, the config, classes, RNG positions and the checksums of the concept blob and
+//! (for the adapter student) the student blob as metadata, and tensors `student.*` (the trainable part),
+//! `head.*` (linear head only), `memory.*` and `pending.*`. The frozen trunk is not copied: restoring needs the
+//! same student blob. The optimiser state is not kept: training resumes with fresh Adam moments.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -19,6 +20,7 @@ use crate::learner::{Class, Learner, Pending};
 use crate::memory::ReplayMemory;
 use crate::objective::{HeadKind, LinearHead};
 use crate::params::{self, HostParam};
+use crate::pretrained::Trunk;
 use crate::student::Student;
 
 pub const SNAPSHOT_MAGIC: &[u8; 8] = b"CVMSNAP\0";
@@ -38,7 +40,7 @@ fn param_tensors(prefix: &str, params: Vec<HostParam>) -> impl Iterator<Item = O
 impl Learner {
     /// Serialises the learner (parameters gathered with one async readback).
     pub async fn snapshot(&self) -> Result<Vec<u8>> {
-        let len = self.config.student.input().len();
+        let len = self.config.student.sample_len();
         let mut tensors: Vec<OwnedTensor> = param_tensors("student", params::export(&self.student).await?).collect();
         if let Some(head) = &self.head {
             tensors.extend(param_tensors("head", params::export(head).await?));
@@ -53,6 +55,9 @@ impl Learner {
         metadata.insert("config".into(), serde_json::to_value(&self.config).expect("config serialises"));
         metadata.insert("classes".into(), serde_json::to_value(&self.classes).expect("classes serialise"));
         metadata.insert("concepts_sha256".into(), Value::from(hex(&self.concepts.checksum())));
+        if let Some(trunk) = &self.trunk {
+            metadata.insert("student_sha256".into(), Value::from(hex(&trunk.checksum())));
+        }
         metadata.insert("memory_seed".into(), Value::from(seed));
         metadata.insert("memory_events".into(), Value::from(events));
         metadata.insert("memory_seen".into(), Value::from(seen.to_vec()));
@@ -66,8 +71,9 @@ impl Learner {
         Ok(out)
     }
 
-    /// Rebuilds a learner from [`Learner::snapshot`] bytes, with the same concept blob it was made with.
-    pub fn restore(bytes: &[u8], concepts: Arc<ConceptSpace>, device: Device) -> Result<Self> {
+    /// Rebuilds a learner from [`Learner::snapshot`] bytes, with the same concept blob (and, for the adapter
+    /// student, the same trunk) it was made with.
+    pub fn restore(bytes: &[u8], concepts: Arc<ConceptSpace>, trunk: Option<Trunk>, device: Device) -> Result<Self> {
         if bytes.len() < 40 || &bytes[..8] != SNAPSHOT_MAGIC {
             return Err(CvmError::blob(WHAT, "not a snapshot (missing CVMSNAP header)"));
         }
@@ -81,6 +87,15 @@ impl Learner {
         let expected = parsed.str_field("concepts_sha256")?;
         if expected != hex(&concepts.checksum()) {
             return Err(CvmError::blob(WHAT, "it was made with a different concept blob; load the same concepts it was saved with"));
+        }
+        let expected_trunk = parsed.metadata.get("student_sha256").and_then(Value::as_str);
+        match (expected_trunk, &trunk) {
+            (Some(_), None) => return Err(CvmError::blob(WHAT, "it was made with a pretrained student: load the same student blob")),
+            (Some(e), Some(t)) if e != hex(&t.checksum()) => {
+                return Err(CvmError::blob(WHAT, "it was made with a different student blob; load the one it was saved with"));
+            }
+            (None, Some(_)) => return Err(CvmError::blob(WHAT, "it was made with a student trained from scratch, not a pretrained one")),
+            _ => {}
         }
         let classes: Vec<Class> = parsed.field("classes")?;
         for class in &classes {
@@ -111,7 +126,7 @@ impl Learner {
             (_, None) => None,
         };
 
-        let len = config.student.input().len();
+        let len = config.student.sample_len();
         let samples = |prefix: &str| -> Result<(Vec<f32>, Vec<u32>)> {
             let labels_view = parsed.tensor(&format!("{prefix}.labels"))?;
             if labels_view.dtype() != safetensors::Dtype::U32 || labels_view.shape().len() != 1 {
@@ -131,7 +146,7 @@ impl Learner {
         let memory = ReplayMemory::from_parts(config.memory, len, parsed.field("memory_seed")?, parsed.field("memory_events")?, memory_data, memory_labels, seen)
             .map_err(|e| CvmError::blob(WHAT, e.to_string()))?;
 
-        let mut learner = Learner::assemble(config, concepts, device, student, head)?;
+        let mut learner = Learner::assemble(config, concepts, trunk, device, student, head)?;
         learner.classes = classes;
         learner.memory = memory;
         learner.pending = Pending { data: pending_data, labels: pending_labels };

@@ -1,7 +1,8 @@
 //! Students: a vision encoder plus a linear projection into the concept space.
 //!
 //! Presets live in [`StudentConfig`]; each is a `#[derive(Module)]` struct, and [`Encoder`] is the enum the
-//! learner holds, so adding a preset (the pretrained trunk with an adapter) adds a variant, not a new learner.
+//! learner trains. The adapter preset sits on a frozen pretrained trunk ([`crate::pretrained::Trunk`]) whose
+//! features are computed once per example and stored instead of pixels, so teaching trains only the adapter.
 
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig, MaxPool2d, MaxPool2dConfig};
@@ -19,6 +20,9 @@ use crate::image::{InputSpec, Normalization};
 pub enum StudentConfig {
     /// A small CNN trained from scratch: three 3×3 conv blocks (widths), global pooling, a hidden layer.
     TinyCnn { input: InputSpec, widths: [usize; 3], hidden: usize },
+    /// A frozen pretrained trunk (weights from a student blob, see [`crate::pretrained`]) computing `features`
+    /// per image, followed by a trainable adapter: one ReLU hidden layer of width `hidden`.
+    Adapter { input: InputSpec, features: usize, hidden: usize },
 }
 
 impl StudentConfig {
@@ -31,16 +35,34 @@ impl StudentConfig {
         }
     }
 
+    /// The adapter over a trunk taking `input` and giving `features` per image.
+    pub fn adapter(input: InputSpec, features: usize) -> Self {
+        Self::Adapter { input, features, hidden: 512 }
+    }
+
     pub fn input(&self) -> &InputSpec {
         match self {
-            Self::TinyCnn { input, .. } => input,
+            Self::TinyCnn { input, .. } | Self::Adapter { input, .. } => input,
+        }
+    }
+
+    /// Whether the student needs a pretrained trunk.
+    pub fn has_trunk(&self) -> bool {
+        matches!(self, Self::Adapter { .. })
+    }
+
+    /// Length of one stored sample: preprocessed pixels, or trunk features.
+    pub fn sample_len(&self) -> usize {
+        match self {
+            Self::TinyCnn { input, .. } => input.len(),
+            Self::Adapter { features, .. } => *features,
         }
     }
 
     /// Width of the encoder output (before the projection).
     pub fn feature_dim(&self) -> usize {
         match self {
-            Self::TinyCnn { hidden, .. } => *hidden,
+            Self::TinyCnn { hidden, .. } | Self::Adapter { hidden, .. } => *hidden,
         }
     }
 
@@ -52,13 +74,19 @@ impl StudentConfig {
                     return Err(CvmError::arg(format!("tiny CNN widths {widths:?} / hidden {hidden} must be in 1..=1024")));
                 }
             }
+            Self::Adapter { features, hidden, .. } => {
+                if *features == 0 || *features > 8192 || *hidden == 0 || *hidden > 4096 {
+                    return Err(CvmError::arg(format!("adapter features {features} / hidden {hidden} out of range")));
+                }
+            }
         }
         Ok(())
     }
 
     pub fn init_encoder(&self, device: &Device) -> Encoder {
         match self {
-            Self::TinyCnn { input, widths, hidden } => Encoder::TinyCnn(TinyCnn::new(input.channels, *widths, *hidden, device)),
+            Self::TinyCnn { input, widths, hidden } => Encoder::TinyCnn(TinyCnn::new(*input, *widths, *hidden, device)),
+            Self::Adapter { features, hidden, .. } => Encoder::Adapter(AdapterMlp { hidden: LinearConfig::new(*features, *hidden).init(device) }),
         }
     }
 }
@@ -66,6 +94,8 @@ impl StudentConfig {
 /// Three conv–ReLU blocks (max-pooling after the first two), global average pooling, a ReLU hidden layer.
 #[derive(Module, Debug)]
 pub struct TinyCnn {
+    channels: usize,
+    size: usize,
     conv1: Conv2d,
     conv2: Conv2d,
     conv3: Conv2d,
@@ -75,10 +105,12 @@ pub struct TinyCnn {
 }
 
 impl TinyCnn {
-    fn new(channels: usize, widths: [usize; 3], hidden: usize, device: &Device) -> Self {
+    fn new(input: InputSpec, widths: [usize; 3], hidden: usize, device: &Device) -> Self {
         let conv = |i, o| Conv2dConfig::new([i, o], [3, 3]).with_padding(PaddingConfig2d::Same).init(device);
         Self {
-            conv1: conv(channels, widths[0]),
+            channels: input.channels,
+            size: input.size,
+            conv1: conv(input.channels, widths[0]),
             conv2: conv(widths[0], widths[1]),
             conv3: conv(widths[1], widths[2]),
             pool: MaxPool2dConfig::new([2, 2]).with_strides([2, 2]).init(),
@@ -87,7 +119,10 @@ impl TinyCnn {
         }
     }
 
-    fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+    /// `[B, C·S·S]` flattened images → `[B, hidden]`.
+    fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+        let [b, _] = x.dims();
+        let x = x.reshape([b, self.channels, self.size, self.size]);
         let x = self.pool.forward(relu(self.conv1.forward(x)));
         let x = self.pool.forward(relu(self.conv2.forward(x)));
         let x = self.global_pool.forward(relu(self.conv3.forward(x)));
@@ -95,17 +130,25 @@ impl TinyCnn {
     }
 }
 
-/// The encoder presets.
+/// The trainable adapter over frozen trunk features.
+#[derive(Module, Debug)]
+pub struct AdapterMlp {
+    hidden: Linear,
+}
+
+/// The trainable encoder presets.
 #[derive(Module, Debug)]
 pub enum Encoder {
     TinyCnn(TinyCnn),
+    Adapter(AdapterMlp),
 }
 
 impl Encoder {
-    /// `[B, C, S, S]` preprocessed images → `[B, feature_dim]` features.
-    pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+    /// `[B, sample_len]` stored samples (pixels or trunk features) → `[B, feature_dim]`.
+    pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
         match self {
             Self::TinyCnn(m) => m.forward(x),
+            Self::Adapter(m) => relu(m.hidden.forward(x)),
         }
     }
 }
@@ -125,8 +168,8 @@ impl Student {
         }
     }
 
-    /// `[B, C, S, S]` → `[B, d]`.
-    pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+    /// `[B, sample_len]` → `[B, d]`.
+    pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
         self.projection.forward(self.encoder.forward(x))
     }
 }

@@ -76,7 +76,7 @@ pub async fn reference_run(device: Device, steps: usize) -> Result<Vec<f32>> {
         let class = learner.add_class(name)?;
         for _ in 0..8 {
             let pixels = image(c, REFERENCE_SIDE, &mut rng);
-            learner.add_example(class, ImageView::new(REFERENCE_SIDE, REFERENCE_SIDE, PixelFormat::Gray8, &pixels)?)?;
+            learner.add_example(class, ImageView::new(REFERENCE_SIDE, REFERENCE_SIDE, PixelFormat::Gray8, &pixels)?).await?;
         }
         losses.extend(learner.train(steps).await?.losses);
     }

@@ -35,10 +35,10 @@ fn snapshot_round_trip_keeps_predictions_and_training() {
         teach(&mut learner, 20, 20, 5);
         // Leave an example pending so it must survive too.
         let mut rng = rand::SeedableRng::seed_from_u64(8);
-        learner.add_example(0, view(&image(0, &mut rng))).unwrap();
+        pollster::block_on(learner.add_example(0, view(&image(0, &mut rng)))).unwrap();
 
         let bytes = pollster::block_on(learner.snapshot()).unwrap();
-        let mut restored = Learner::restore(&bytes, concepts(), device()).unwrap();
+        let mut restored = Learner::restore(&bytes, concepts(), None, device()).unwrap();
         assert_eq!(restored.classes(), learner.classes());
         assert_eq!(restored.memory(), learner.memory());
         assert_eq!(restored.pending_counts(), learner.pending_counts());
@@ -63,13 +63,13 @@ fn corrupt_or_foreign_snapshots_are_refused() {
     let mut flipped = bytes.clone();
     let last = flipped.len() - 1;
     flipped[last] ^= 1;
-    let err = Learner::restore(&flipped, concepts(), device()).unwrap_err().to_string();
+    let err = Learner::restore(&flipped, concepts(), None, device()).unwrap_err().to_string();
     assert!(err.contains("checksum"), "{err}");
 
-    let err = Learner::restore(&bytes[..bytes.len() / 2], concepts(), device()).unwrap_err().to_string();
+    let err = Learner::restore(&bytes[..bytes.len() / 2], concepts(), None, device()).unwrap_err().to_string();
     assert!(err.contains("checksum"), "{err}");
 
-    let err = Learner::restore(b"hello", concepts(), device()).unwrap_err().to_string();
+    let err = Learner::restore(b"hello", concepts(), None, device()).unwrap_err().to_string();
     assert!(err.contains("not a snapshot"), "{err}");
 
     // Same learner, another concept blob.
@@ -82,7 +82,7 @@ fn corrupt_or_foreign_snapshots_are_refused() {
         };
         std::sync::Arc::new(cvm::ConceptSpace::from_bytes(&blob.to_bytes(cvm::BlobDtype::F32).unwrap()).unwrap())
     };
-    let err = Learner::restore(&bytes, other, device()).unwrap_err().to_string();
+    let err = Learner::restore(&bytes, other, None, device()).unwrap_err().to_string();
     assert!(err.contains("different concept blob"), "{err}");
 }
 
@@ -97,14 +97,12 @@ fn bad_input_errs_and_leaves_the_learner_usable() {
     let cat = learner.add_class("Cat").unwrap();
     assert!(matches!(learner.add_class(" cat "), Err(CvmError::DuplicateClass(_))));
     assert!(matches!(learner.class_index("dog"), Err(CvmError::UnknownClass(_))));
-    assert!(learner.add_example(5, view(&[0; SIDE * SIDE])).is_err());
+    assert!(pollster::block_on(learner.add_example(5, view(&[0; SIDE * SIDE]))).is_err());
     assert!(ImageView::new(3, 3, PixelFormat::Rgba8, &[0; 35]).is_err());
-    assert!(learner.add_preprocessed(cat, &[f32::NAN; SIDE * SIDE]).is_err());
-    assert!(learner.add_preprocessed(cat, &[0.0; 3]).is_err());
     assert!(pollster::block_on(learner.train(1_000_000)).is_err());
     // Still works.
     let mut rng = rand::SeedableRng::seed_from_u64(1);
-    learner.add_example(cat, view(&image(0, &mut rng))).unwrap();
+    pollster::block_on(learner.add_example(cat, view(&image(0, &mut rng)))).unwrap();
     let report = pollster::block_on(learner.train(2)).unwrap();
     assert_eq!(report.steps, 2);
     assert!(report.losses.iter().all(|l| l.is_finite()));
@@ -153,8 +151,8 @@ fn training_reports_progress_and_stops_when_asked() {
     let cat = learner.add_class("cat").unwrap();
     let dog = learner.add_class("dog").unwrap();
     for _ in 0..8 {
-        learner.add_example(cat, view(&image(0, &mut rng))).unwrap();
-        learner.add_example(dog, view(&image(1, &mut rng))).unwrap();
+        pollster::block_on(learner.add_example(cat, view(&image(0, &mut rng)))).unwrap();
+        pollster::block_on(learner.add_example(dog, view(&image(1, &mut rng)))).unwrap();
     }
     let mut calls = Vec::new();
     let report = pollster::block_on(learner.train_with_progress(10, 3, |r| {

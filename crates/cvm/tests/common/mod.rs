@@ -37,9 +37,9 @@ pub fn teach(learner: &mut Learner, examples: usize, steps: usize, seed: u64) ->
     (0..3)
         .map(|c| {
             let class = learner.add_class(NAMES[c]).unwrap();
-            for _ in 0..examples {
-                learner.add_example(class, view(&image(c, &mut rng))).unwrap();
-            }
+            let images: Vec<Vec<u8>> = (0..examples).map(|_| image(c, &mut rng)).collect();
+            let views: Vec<ImageView> = images.iter().map(|p| view(p)).collect();
+            pollster::block_on(learner.add_examples(class, &views)).unwrap();
             pollster::block_on(learner.train(steps)).unwrap()
         })
         .collect()

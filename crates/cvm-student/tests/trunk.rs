@@ -1,0 +1,117 @@
+//! The pretrained trunk: converted weights classify ImageNet photos; damaged blobs are refused by name.
+
+use std::path::PathBuf;
+
+use cvm::burn::tensor::Device;
+use cvm::pretrained::{Trunk, write_student_blob};
+use cvm::{ImageView, PixelFormat, Preprocessor};
+
+fn data() -> PathBuf {
+    std::env::var_os("CVM_DATA").map(Into::into).expect("CVM_DATA is unset: run through `cargo xtask test`")
+}
+
+fn pth() -> PathBuf {
+    data().join("efficientnet/efficientnet-lite0-57934424.pth")
+}
+
+#[test]
+#[ignore = "needs the model cache: run through `cargo xtask test`"]
+fn imagenet_top1_on_sample_photos() {
+    let params = cvm_student::convert(&pth(), true).unwrap();
+    for half in [false, true] {
+        let trunk = Trunk::from_bytes(&write_student_blob(&params, 224, true, half, Default::default()).unwrap(), &Device::flex()).unwrap();
+        let mut pre = Preprocessor::new(trunk.input()).unwrap();
+        let photos = cvm_student::labelled_photos(&data().join("foolbox")).unwrap();
+        assert_eq!(photos.len(), 20);
+        let mut correct = 0;
+        for (path, label) in &photos {
+            let rgb = image::open(path).unwrap().to_rgb8();
+            let view = ImageView::new(rgb.width() as usize, rgb.height() as usize, PixelFormat::Rgb8, rgb.as_raw()).unwrap();
+            let p = pollster::block_on(trunk.imagenet(trunk.input_tensor(pre.to_vec(view).unwrap(), 1))).unwrap();
+            let top = p.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0;
+            correct += usize::from(top == *label);
+        }
+        println!("ImageNet top-1 ({}): {correct}/20", if half { "f16" } else { "f32" });
+        assert!(correct >= 17, "top-1 {correct}/20");
+    }
+}
+
+#[test]
+#[ignore = "needs the model cache: run through `cargo xtask test`"]
+fn wrong_blobs_and_checkpoints_are_refused_by_name() {
+    let mut params = cvm_student::convert(&pth(), false).unwrap();
+    let good = write_student_blob(&params, 224, false, true, Default::default()).unwrap();
+    assert!(Trunk::from_bytes(&good, &Device::flex()).is_ok());
+    let err = |bytes: &[u8]| Trunk::from_bytes(bytes, &Device::flex()).unwrap_err().to_string();
+
+    // Claiming a classifier it does not have.
+    let e = err(&write_student_blob(&params, 224, true, true, Default::default()).unwrap());
+    assert!(e.contains("tensor `classifier.weight` is missing"), "{e}");
+    // A tensor of the wrong shape.
+    let i = params.iter().position(|p| p.path == "blocks.2.depthwise.weight").unwrap();
+    params[i].shape = vec![144, 1, 5, 5];
+    params[i].values.resize(144 * 25, 0.0);
+    let e = err(&write_student_blob(&params, 224, false, true, Default::default()).unwrap());
+    assert!(e.contains("tensor `blocks.2.depthwise.weight` has shape [144, 1, 5, 5], expected [144, 1, 3, 3]"), "{e}");
+    // A tensor this architecture does not have.
+    params.truncate(4);
+    let e = err(&write_student_blob(&params, 224, false, true, Default::default()).unwrap());
+    assert!(e.contains("is missing"), "{e}");
+    // Truncated.
+    let e = err(&good[..good.len() - 100]);
+    assert!(e.contains("student blob"), "{e}");
+    // A concept blob is not a student blob.
+    let e = err(&cvm::synthetic::concept_blob());
+    assert!(e.contains("expected \"cvm-student\""), "{e}");
+
+    // A truncated checkpoint.
+    let bytes = std::fs::read(pth()).unwrap();
+    let cut = std::env::temp_dir().join("cvm-truncated.pth");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let e = format!("{:#}", cvm_student::convert(&cut, false).unwrap_err());
+    assert!(e.contains("not a readable PyTorch checkpoint") || e.contains("cannot be read"), "{e}");
+}
+
+/// The adapter student on the pretrained trunk learns three photos from a few crops each, and its snapshot
+/// needs the same trunk back.
+#[test]
+#[ignore = "needs the model cache: run through `cargo xtask test`"]
+fn adapter_learns_from_few_examples_and_restores_with_its_trunk() {
+    use cvm::{Learner, LearnerConfig, StudentConfig};
+    let blob = write_student_blob(&cvm_student::convert(&pth(), false).unwrap(), 224, false, true, Default::default()).unwrap();
+    let device = Device::flex().autodiff();
+    let trunk = Trunk::from_bytes(&blob, &device).unwrap();
+    let config = LearnerConfig { memory: 100, ..LearnerConfig::new(StudentConfig::adapter(trunk.input(), cvm::trunk::FEATURES)) };
+    let concepts = cvm::synthetic::concepts();
+    let mut learner = Learner::with_trunk(config, concepts.clone(), trunk.clone(), device.clone()).unwrap();
+    let photos = cvm_student::labelled_photos(&data().join("foolbox")).unwrap();
+    // Crops of a photo at offset (dx, dy), 400 px square.
+    let crops = |index: usize, offsets: &[(usize, usize)]| -> Vec<Vec<u8>> {
+        let rgb = image::open(&photos[index].0).unwrap().to_rgb8();
+        offsets.iter().map(|&(dx, dy)| image::imageops::crop_imm(&rgb, dx as u32, dy as u32, 400, 400).to_image().into_raw()).collect()
+    };
+    let train = [(0, 0), (100, 0), (0, 100), (100, 100), (50, 50)];
+    let held_out = [(25, 75), (75, 25), (60, 90)];
+    for (c, name) in cvm::synthetic::NAMES[..3].iter().enumerate() {
+        let class = learner.add_class(name).unwrap();
+        let images = crops(c * 5, &train);
+        let views: Vec<ImageView> = images.iter().map(|p| ImageView::new(400, 400, PixelFormat::Rgb8, p).unwrap()).collect();
+        pollster::block_on(learner.add_examples(class, &views)).unwrap();
+        pollster::block_on(learner.train(30)).unwrap();
+    }
+    let mut correct = 0;
+    for c in 0..3 {
+        for pixels in crops(c * 5, &held_out) {
+            let p = pollster::block_on(learner.predict(ImageView::new(400, 400, PixelFormat::Rgb8, &pixels).unwrap())).unwrap();
+            correct += usize::from(p.top() == Some(c));
+        }
+    }
+    assert!(correct >= 8, "{correct}/9 held-out crops recognised");
+
+    let bytes = pollster::block_on(learner.snapshot()).unwrap();
+    assert!(bytes.len() < 5_000_000, "the snapshot should not copy the 18 MB trunk ({} bytes)", bytes.len());
+    let err = Learner::restore(&bytes, concepts.clone(), None, device.clone()).unwrap_err().to_string();
+    assert!(err.contains("load the same student blob"), "{err}");
+    let restored = Learner::restore(&bytes, concepts, Some(trunk), device).unwrap();
+    assert_eq!(restored.classes(), learner.classes());
+}

@@ -1,0 +1,101 @@
+//! Student blobs: pretrained trunk weights (`format = "cvm-student"`), loaded and validated into a [`Trunk`].
+//!
+//! Metadata names the `preset` (`efficientnet-lite0`), the input `size` it runs at, and whether the ImageNet
+//! `classifier` is kept (only for checking the weights). Tensors are the trunk's parameters by path
+//! (see [`crate::trunk`]), f16 or f32, BatchNorm already folded in.
+
+use std::collections::HashMap;
+
+use burn::prelude::*;
+use burn::tensor::TensorData;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::blob::{self, Metadata, OwnedTensor};
+use crate::error::{CvmError, Result};
+use crate::image::{InputSpec, Normalization};
+use crate::params::{self, HostParam};
+use crate::trunk::EfficientNetLite0;
+
+pub const STUDENT_FORMAT: &str = "cvm-student";
+pub const STUDENT_VERSION: u32 = 1;
+pub const PRESET_EFFICIENTNET_LITE0: &str = "efficientnet-lite0";
+const WHAT: &str = "student blob";
+const HEADER_CAP: u64 = 1 << 20;
+
+/// A frozen, pretrained feature extractor, ready on a device.
+#[derive(Clone)]
+pub struct Trunk {
+    model: EfficientNetLite0,
+    input: InputSpec,
+    checksum: [u8; 32],
+    device: Device,
+}
+
+impl std::fmt::Debug for Trunk {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Trunk").field("preset", &PRESET_EFFICIENTNET_LITE0).field("input", &self.input).finish_non_exhaustive()
+    }
+}
+
+impl Trunk {
+    /// Loads and validates a student blob onto `device` (autodiff is stripped: the trunk never trains).
+    pub fn from_bytes(bytes: &[u8], device: &Device) -> Result<Self> {
+        let parsed = blob::parse(bytes, WHAT, STUDENT_FORMAT, STUDENT_VERSION, HEADER_CAP)?;
+        let preset = parsed.str_field("preset")?;
+        if preset != PRESET_EFFICIENTNET_LITE0 {
+            return Err(CvmError::blob(WHAT, format!("preset \"{preset}\" is not supported (expected \"{PRESET_EFFICIENTNET_LITE0}\")")));
+        }
+        let size: usize = parsed.field("size")?;
+        let input = InputSpec { channels: 3, size, normalization: Normalization::Centered };
+        input.validate().map_err(|e| CvmError::blob(WHAT, e.to_string()))?;
+        let classifier: bool = parsed.field("classifier")?;
+        let mut tensors = HashMap::new();
+        for (name, view) in parsed.tensors.tensors() {
+            let values = blob::read_f32(&view, WHAT, &name)?;
+            tensors.insert(name, (view.shape().to_vec(), values));
+        }
+        let device = device.clone().inner();
+        let model = params::import(EfficientNetLite0::new(classifier, &device), &tensors, WHAT)?;
+        Ok(Self { model, input, checksum: Sha256::digest(bytes).into(), device })
+    }
+
+    pub fn input(&self) -> InputSpec {
+        self.input
+    }
+
+    /// SHA-256 of the blob this trunk came from.
+    pub fn checksum(&self) -> [u8; 32] {
+        self.checksum
+    }
+
+    /// `[B, 3, S, S]` preprocessed images → `[B, 1280]` features.
+    pub fn features(&self, x: Tensor<4>) -> Tensor<2> {
+        self.model.features(x)
+    }
+
+    /// ImageNet class probabilities of preprocessed images (`[B × 1000]`), if the blob kept the classifier.
+    pub async fn imagenet(&self, x: Tensor<4>) -> Result<Vec<f32>> {
+        let logits = self.model.classify(x).ok_or_else(|| CvmError::NotReady("this student blob has no ImageNet classifier".into()))?;
+        let probabilities = burn::tensor::activation::softmax(logits, 1);
+        crate::learner::to_f32(probabilities.into_data_async().await?)
+    }
+
+    /// A batch of preprocessed images (`n × 3·S·S`) as an input tensor on the trunk's device.
+    pub fn input_tensor(&self, data: Vec<f32>, n: usize) -> Tensor<4> {
+        let s = self.input.size;
+        Tensor::from_data(TensorData::new(data, [n, 3, s, s]), &self.device)
+    }
+}
+
+/// Writes a student blob from host parameters (the converter's output).
+pub fn write_student_blob(params: &[HostParam], size: usize, classifier: bool, half: bool, mut metadata: Metadata) -> Result<Vec<u8>> {
+    metadata.insert("preset".into(), Value::from(PRESET_EFFICIENTNET_LITE0));
+    metadata.insert("size".into(), Value::from(size));
+    metadata.insert("classifier".into(), Value::from(classifier));
+    let tensors: Vec<OwnedTensor> = params
+        .iter()
+        .map(|p| if half { OwnedTensor::f16(p.path.clone(), p.shape.clone(), &p.values) } else { OwnedTensor::f32(p.path.clone(), p.shape.clone(), &p.values) })
+        .collect();
+    blob::write(STUDENT_FORMAT, STUDENT_VERSION, metadata, &tensors)
+}

@@ -1,0 +1,139 @@
+// End to end: the demo page in Chromium with a fake webcam. Three things are taught one after another (one
+// browser session per thing, each with its own clip), then each clip is shown again and must be recognised.
+// The state must survive every restart, and no request may leave the page's origin.
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, mkdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+import { serve, collectConsole } from "./lib/browser.mjs";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const www = join(here, "..", "www");
+const photos = process.env.CVM_PHOTOS;
+const artifacts = process.env.CVM_ARTIFACTS ?? tmpdir();
+const backends = (process.env.CVM_E2E_BACKENDS ?? "cpu,webgpu").split(",");
+
+// foolbox ImageNet photos shown to the camera, and the vocabulary names taught for them.
+const THINGS = [
+  { photo: "imagenet_04_949.jpg", name: "strawberry" },
+  { photo: "imagenet_10_541.jpg", name: "drum" },
+  { photo: "imagenet_15_99.jpg", name: "bird" },
+];
+
+/** A 6 s, 10 fps, 320×240 y4m clip of a photo under a slowly moving crop (so frames differ). */
+function clip(dir, photo) {
+  const out = join(dir, photo.replace(".jpg", ".y4m"));
+  execFileSync("ffmpeg", [
+    "-loglevel", "error", "-y", "-loop", "1", "-i", join(photos, photo), "-t", "6",
+    "-vf", "scale=480:480,crop=320:240:x='60+60*sin(t*2)':y='80+60*cos(t*1.3)',fps=10,format=yuv420p",
+    out,
+  ]);
+  return out;
+}
+
+const FLAGS = ["--no-sandbox", "--enable-unsafe-webgpu", "--disable-dev-shm-usage", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"];
+
+async function open(profile, url, cameraArgs) {
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    headless: true,
+    args: [...FLAGS, ...cameraArgs],
+    viewport: { width: 1280, height: 1000 },
+  });
+  const page = context.pages()[0] ?? (await context.newPage());
+  const requests = [];
+  page.on("request", (r) => requests.push(r.url()));
+  const log = collectConsole(page);
+  await page.goto(url);
+  return { context, page, requests, log };
+}
+
+const camera = (file) => ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream", `--use-file-for-fake-video-capture=${file}`];
+
+async function waitReady(page, log, timeout = 300_000) {
+  await page
+    .waitForFunction(() => /^ready/.test(document.querySelector('[data-testid="status"]').textContent), null, { timeout })
+    .catch((e) => {
+      throw new Error(`${e.message}\nstatus: ${log.join("\n")}`);
+    });
+}
+
+for (const backend of backends) {
+  test(`teach three things one after another and recognise them (${backend})`, { timeout: 1_800_000 }, async () => {
+    assert.ok(photos, "CVM_PHOTOS is unset: run through `cargo xtask test`");
+    const dir = mkdtempSync(join(tmpdir(), "cvm-e2e-"));
+    const clips = THINGS.map((t) => clip(dir, t.photo));
+    const server = await serve({ "/": www });
+    const url = `${server.url}/index.html?backend=${backend}`;
+    const profile = join(dir, "profile");
+    mkdirSync(profile);
+    const origin = (u) => u.startsWith(server.url) || u.startsWith("data:") || u.startsWith("blob:");
+    try {
+      // Teach, one session per thing.
+      for (const [k, thing] of THINGS.entries()) {
+        const s = await open(profile, url, camera(clips[k]));
+        await waitReady(s.page, s.log);
+        assert.equal(await s.page.locator('[data-testid="class-card"]').count(), k, "earlier classes survived the restart");
+        assert.equal(await s.page.textContent('[data-testid="backend"]'), backend === "webgpu" ? "WebGPU" : "CPU");
+        await s.page.fill('[data-testid="concept-input"]', thing.name);
+        await s.page.click('[data-testid="add-class"]');
+        const record = s.page.locator(`[data-testid="class-card"][data-class="${thing.name}"] [data-testid="record"]`);
+        await record.hover();
+        await s.page.mouse.down();
+        await s.page.waitForTimeout(3000);
+        await s.page.mouse.up();
+        await s.page.waitForFunction(() => document.querySelector('[data-testid="status"]').textContent !== "ready", null, { timeout: 10_000 }).catch(() => {});
+        await waitReady(s.page, s.log);
+        const count = Number(await s.page.textContent(`[data-class="${thing.name}"] [data-testid="sample-count"]`));
+        assert.ok(count >= 10, `${thing.name}: only ${count} examples recorded`);
+        assert.deepEqual(s.requests.filter((u) => !origin(u)), [], "requests left the origin");
+        await s.context.close();
+      }
+      // Recognise, again one session per thing (the state comes back from IndexedDB every time).
+      let correct = 0;
+      let total = 0;
+      for (const [k, thing] of THINGS.entries()) {
+        const s = await open(profile, url, camera(clips[k]));
+        await waitReady(s.page, s.log);
+        assert.equal(await s.page.locator('[data-testid="class-card"]').count(), 3);
+        for (let i = 0; i < 12; i++) {
+          await s.page.waitForTimeout(400);
+          const label = await s.page.getAttribute('[data-testid="prediction"]', "data-label");
+          correct += label === thing.name ? 1 : 0;
+          total += 1;
+        }
+        if (k === THINGS.length - 1) await s.page.screenshot({ path: join(artifacts, `demo-${backend}.png`), fullPage: true });
+        assert.deepEqual(s.requests.filter((u) => !origin(u)), [], "requests left the origin");
+        await s.context.close();
+      }
+      const accuracy = correct / total;
+      console.log(`demo (${backend}): ${correct}/${total} held-out camera frames recognised (${(100 * accuracy).toFixed(0)}%)`);
+      assert.ok(accuracy >= 0.8, `accuracy ${accuracy}`);
+    } finally {
+      await server.close();
+    }
+  });
+}
+
+test("with the camera denied the page explains, and uploads still teach", { timeout: 600_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), "cvm-e2e-denied-"));
+  const server = await serve({ "/": www });
+  try {
+    const s = await open(join(dir, "profile"), `${server.url}/index.html?backend=cpu`, ["--deny-permission-prompts", "--use-fake-device-for-media-stream"]);
+    await waitReady(s.page, s.log);
+    const message = await s.page.textContent("#camera-message");
+    assert.match(message, /denied|camera/i);
+    await s.page.fill('[data-testid="concept-input"]', "strawberry");
+    await s.page.click('[data-testid="add-class"]');
+    await s.page.setInputFiles('[data-class="strawberry"] input[type=file]', [join(photos, "imagenet_04_949.jpg"), join(photos, "imagenet_10_541.jpg")]);
+    await s.page.waitForFunction(() => Number(document.querySelector('[data-class="strawberry"] [data-testid="sample-count"]')?.textContent) >= 1, null, { timeout: 300_000 });
+    await s.context.close();
+  } finally {
+    await server.close();
+  }
+});

@@ -1,0 +1,461 @@
+// The page: camera, class cards, live predictions, plots, persistence. The learner lives in worker.js.
+
+import { get, set, del } from "./generated/idb-keyval.js";
+
+const $ = (id) => document.getElementById(id);
+const CROP = 224; // frames are cropped square and scaled here before they go to the worker
+const HOLD_OUT_EVERY = 5; // every 5th recorded frame is kept aside to measure accuracy per class
+const RECORD_FPS = 8;
+const MAX_THUMBS = 24;
+
+const state = {
+  classes: [], // { label, examples }
+  thumbs: new Map(), // label → [data URL]
+  heldOut: new Map(), // label → [ImageBitmap] (not trained on)
+  history: [], // after each training: { label → accuracy }
+  losses: [],
+  ready: false,
+  busy: false,
+  cameraOn: false,
+  map: null,
+};
+
+// ---------- worker ----------
+const worker = new Worker(new URL("./worker.js", import.meta.url), { type: "module" });
+let nextId = 1;
+const pending = new Map();
+worker.onmessage = ({ data }) => {
+  if (data.event === "progress") return onProgress(data.report, data.steps);
+  if (data.event === "fallback") return setBackend("cpu", "WebGPU stopped working; continuing on the CPU");
+  const { resolve, reject } = pending.get(data.id);
+  pending.delete(data.id);
+  data.ok ? resolve(data.result) : reject(new Error(data.error));
+};
+function call(op, args = {}, transfer = []) {
+  const id = nextId++;
+  worker.postMessage({ id, op, ...args }, transfer);
+  return new Promise((resolve, reject) => pending.set(id, { resolve, reject }));
+}
+
+// ---------- status ----------
+function setStatus(text) {
+  $("status").textContent = text;
+}
+function setBackend(backend, note) {
+  $("backend").textContent = backend === "webgpu" ? "WebGPU" : "CPU";
+  $("backend").dataset.backend = backend;
+  if (note) setStatus(note);
+}
+function settings() {
+  return {
+    learningRate: Number($("learning-rate").value),
+    memory: Number($("memory").value),
+    unknownThreshold: Number($("threshold").value),
+  };
+}
+function readyStatus() {
+  const trained = state.classes.some((c) => c.examples > 0);
+  setStatus(state.classes.length === 0 ? "ready: add a class" : trained ? "ready" : "ready: record examples");
+}
+
+// ---------- camera ----------
+const video = $("video");
+const grab = new OffscreenCanvas(CROP, CROP);
+const grabContext = grab.getContext("2d", { willReadFrequently: false });
+
+async function startCamera() {
+  if (!navigator.mediaDevices?.getUserMedia) return cameraProblem("This browser has no camera access. You can still upload images.");
+  try {
+    const stream = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 480 }, audio: false });
+    video.srcObject = stream;
+    await video.play();
+    state.cameraOn = true;
+    $("camera-message").hidden = true;
+  } catch (error) {
+    const denied = error?.name === "NotAllowedError";
+    cameraProblem(denied ? "Camera access was denied. Allow it in the address bar and reload — or upload images instead." : `No camera available (${error?.message ?? error}). You can still upload images.`);
+  }
+}
+function cameraProblem(text) {
+  state.cameraOn = false;
+  $("camera-message").textContent = text;
+  $("camera-message").hidden = false;
+  document.body.dataset.camera = "off";
+}
+/** The current camera frame, cropped square and scaled, as a transferable ImageBitmap. */
+function frame(source = video) {
+  const w = source.videoWidth ?? source.width;
+  const h = source.videoHeight ?? source.height;
+  const side = Math.min(w, h);
+  grabContext.drawImage(source, (w - side) / 2, (h - side) / 2, side, side, 0, 0, CROP, CROP);
+  return grab.transferToImageBitmap();
+}
+function thumbnail(bitmap) {
+  const c = document.createElement("canvas");
+  c.width = c.height = 48;
+  c.getContext("2d").drawImage(bitmap, 0, 0, 48, 48);
+  return c.toDataURL("image/jpeg", 0.7);
+}
+
+// ---------- classes ----------
+function renderClasses() {
+  const list = $("classes");
+  list.replaceChildren(
+    ...state.classes.map((c) => {
+      const li = document.createElement("li");
+      li.className = "card";
+      li.dataset.testid = "class-card";
+      li.dataset.class = c.label;
+      li.setAttribute("data-testid", "class-card");
+      const thumbs = state.thumbs.get(c.label) ?? [];
+      li.innerHTML = `
+        <h3><span>${escape(c.label)}</span><span><span data-testid="sample-count">${c.examples}</span> examples</span></h3>
+        <div class="actions">
+          <button type="button" class="record" data-testid="record" aria-pressed="false" title="Hold to record (or hold Space)">Hold to record</button>
+          <label class="button secondary">Upload <input type="file" accept="image/*" multiple hidden></label>
+          <button type="button" class="secondary delete" aria-label="Delete class ${escape(c.label)}">Delete</button>
+        </div>
+        <div class="thumbs" aria-label="Recorded examples of ${escape(c.label)}"></div>`;
+      const strip = li.querySelector(".thumbs");
+      thumbs.forEach((url, i) => {
+        const b = document.createElement("button");
+        b.type = "button";
+        b.title = "Remove this thumbnail";
+        b.setAttribute("aria-label", `Remove thumbnail ${i + 1} of ${c.label}`);
+        b.innerHTML = `<img alt="" src="${url}">`;
+        b.onclick = () => {
+          thumbs.splice(i, 1);
+          renderClasses();
+          persistThumbs();
+        };
+        strip.append(b);
+      });
+      wireRecord(li.querySelector(".record"), c.label);
+      li.querySelector("input[type=file]").onchange = (e) => addFiles(c.label, e.target.files);
+      li.querySelector(".delete").onclick = () => removeClass(c.label);
+      li.ondragover = (e) => {
+        e.preventDefault();
+        li.classList.add("drop");
+      };
+      li.ondragleave = () => li.classList.remove("drop");
+      li.ondrop = (e) => {
+        e.preventDefault();
+        li.classList.remove("drop");
+        addFiles(c.label, e.dataTransfer.files);
+      };
+      return li;
+    }),
+  );
+  $("train").disabled = state.busy || state.classes.length === 0;
+}
+function escape(text) {
+  return String(text).replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
+}
+
+async function addClass(name) {
+  const message = $("add-message");
+  message.hidden = true;
+  try {
+    const described = await call("addClass", { name });
+    state.classes = described.classes;
+    $("concept").value = "";
+    renderClasses();
+    await persist();
+    readyStatus();
+    document.querySelector(`[data-class="${CSS.escape(described.classes.at(-1).label)}"] .record`)?.focus();
+  } catch (error) {
+    const suggestions = await call("suggest", { text: name }).catch(() => []);
+    message.replaceChildren(document.createTextNode(error.message + " "));
+    for (const s of suggestions) {
+      const b = document.createElement("button");
+      b.type = "button";
+      b.textContent = s;
+      b.onclick = () => addClass(s);
+      message.append(b);
+    }
+    message.hidden = false;
+  }
+}
+
+async function removeClass(label) {
+  if (!confirm(`Delete “${label}” and its examples?`)) return;
+  const described = await call("removeClass", { label });
+  state.classes = described.classes;
+  state.thumbs.delete(label);
+  state.heldOut.delete(label);
+  renderClasses();
+  await persist();
+}
+
+/** Press-and-hold recording (pointer, or Space/Enter held while the button has focus). */
+function wireRecord(button, label) {
+  let timer = null;
+  let frames = [];
+  const start = () => {
+    if (timer || !state.cameraOn || state.busy) return;
+    button.setAttribute("aria-pressed", "true");
+    frames = [];
+    timer = setInterval(() => frames.push(frame()), 1000 / RECORD_FPS);
+  };
+  const stop = async () => {
+    if (!timer) return;
+    clearInterval(timer);
+    timer = null;
+    button.setAttribute("aria-pressed", "false");
+    if (frames.length) await addFrames(label, frames, true);
+  };
+  button.addEventListener("pointerdown", start);
+  button.addEventListener("pointerup", stop);
+  button.addEventListener("pointerleave", stop);
+  button.addEventListener("keydown", (e) => {
+    if ((e.key === " " || e.key === "Enter") && !e.repeat) {
+      e.preventDefault();
+      start();
+    }
+  });
+  button.addEventListener("keyup", (e) => {
+    if (e.key === " " || e.key === "Enter") stop();
+  });
+}
+
+async function addFiles(label, files) {
+  const frames = [];
+  for (const file of files) {
+    try {
+      frames.push(frame(await createImageBitmap(file)));
+    } catch {
+      setStatus(`${file.name} is not an image this browser can read`);
+    }
+  }
+  if (frames.length) await addFrames(label, frames, true);
+}
+
+/** Sends frames to the learner (keeping every 5th aside for evaluation), then trains. */
+async function addFrames(label, frames, trainAfter) {
+  const thumbs = state.thumbs.get(label) ?? [];
+  const heldOut = state.heldOut.get(label) ?? [];
+  const training = [];
+  frames.forEach((f, i) => {
+    if (thumbs.length < MAX_THUMBS) thumbs.push(thumbnail(f));
+    if (i % HOLD_OUT_EVERY === HOLD_OUT_EVERY - 1) heldOut.push(f);
+    else training.push(f);
+  });
+  state.thumbs.set(label, thumbs);
+  state.heldOut.set(label, heldOut);
+  setStatus(`adding ${training.length} examples…`);
+  const described = await call("addExamples", { label, frames: training }, training);
+  state.classes = described.classes;
+  renderClasses();
+  if (trainAfter) await train();
+}
+
+// ---------- training ----------
+async function train() {
+  if (state.busy) return;
+  state.busy = true;
+  renderClasses();
+  state.losses = [];
+  $("training-progress").value = 0;
+  setStatus("training…");
+  try {
+    const steps = Math.max(1, Math.min(2000, Number($("steps").value) || 60));
+    const result = await call("train", { steps });
+    state.classes = result.classes;
+    // Held-out frames are copied to the worker (not transferred): they are measured again after every class.
+    const accuracy = await call("evaluate", { sets: [...state.heldOut].map(([label, frames]) => ({ label, frames })) });
+    state.history.push(accuracy);
+    drawAccuracy();
+    $("training-progress").value = 1;
+    await persist();
+  } catch (error) {
+    setStatus(`training failed: ${error.message}`);
+    state.busy = false;
+    renderClasses();
+    return;
+  }
+  state.busy = false;
+  renderClasses();
+  readyStatus();
+}
+function onProgress(report, steps) {
+  state.losses = report.losses;
+  $("training-progress").value = report.steps / steps;
+  drawLoss();
+}
+
+// ---------- recognition loop ----------
+let lastAnnounce = 0;
+let frames = 0;
+let fpsSince = performance.now();
+async function recognise() {
+  if (state.ready && state.cameraOn && !state.busy && state.classes.some((c) => c.examples > 0) && video.readyState >= 2) {
+    try {
+      const current = frame();
+      const { prediction, looksLike } = await call("predict", { frame: current, rank: 5 }, [current]);
+      showPrediction(prediction, looksLike);
+      frames++;
+    } catch (error) {
+      if (!state.busy) setStatus(`recognition paused: ${error.message}`);
+    }
+  }
+  const now = performance.now();
+  if (now - fpsSince > 1000) {
+    $("fps").textContent = `${((frames * 1000) / (now - fpsSince)).toFixed(1)} fps`;
+    frames = 0;
+    fpsSince = now;
+  }
+  setTimeout(recognise, 30);
+}
+function showPrediction(p, looksLike) {
+  const box = $("prediction");
+  box.dataset.label = p.label;
+  box.dataset.score = p.score.toFixed(3);
+  $("prediction-label").textContent = p.unknown ? "unknown" : `${p.label} (${Math.round(p.score * 100)}%)`;
+  $("bars").replaceChildren(
+    ...p.scores.map((s) => {
+      const li = document.createElement("li");
+      li.innerHTML = `<span>${escape(s.label)}</span><meter min="0" max="1" value="${s.score}"></meter><span>${Math.round(s.score * 100)}%</span>`;
+      return li;
+    }),
+  );
+  $("looks-like").textContent = looksLike.map((m) => m.label).join(", ") || "—";
+  const now = performance.now();
+  if (now - lastAnnounce > 3000) {
+    lastAnnounce = now;
+    const text = p.unknown ? "Not sure what this is" : `This looks like ${p.label}`;
+    if ($("announce").textContent !== text) $("announce").textContent = text;
+  }
+}
+
+// ---------- plots ----------
+function plotContext(id) {
+  const canvas = $(id);
+  const ctx = canvas.getContext("2d");
+  ctx.clearRect(0, 0, canvas.width, canvas.height);
+  ctx.font = "11px system-ui";
+  ctx.fillStyle = getComputedStyle(document.body).color;
+  ctx.strokeStyle = ctx.fillStyle;
+  return { canvas, ctx };
+}
+function drawLoss() {
+  const { canvas, ctx } = plotContext("loss-plot");
+  const l = state.losses;
+  if (!l.length) return;
+  const max = Math.max(...l, 1e-6);
+  ctx.beginPath();
+  l.forEach((v, i) => {
+    const x = 30 + (i / Math.max(1, l.length - 1)) * (canvas.width - 40);
+    const y = canvas.height - 20 - (v / max) * (canvas.height - 35);
+    i ? ctx.lineTo(x, y) : ctx.moveTo(x, y);
+  });
+  ctx.stroke();
+  ctx.fillText(max.toFixed(2), 2, 14);
+  ctx.fillText(`step ${l.length}`, canvas.width - 60, canvas.height - 4);
+}
+function drawAccuracy() {
+  const { canvas, ctx } = plotContext("accuracy-plot");
+  const labels = state.classes.map((c) => c.label);
+  const rows = state.history;
+  if (!rows.length || !labels.length) return;
+  const cellW = (canvas.width - 90) / rows.length;
+  const cellH = Math.min(22, (canvas.height - 20) / labels.length);
+  labels.forEach((label, j) => {
+    ctx.fillStyle = getComputedStyle(document.body).color;
+    ctx.fillText(label.slice(0, 12), 2, 14 + j * cellH + cellH / 2);
+    rows.forEach((row, i) => {
+      const a = row[label];
+      if (a === undefined || a === null) return;
+      ctx.fillStyle = `hsl(${Math.round(a * 120)}, 65%, 45%)`;
+      ctx.fillRect(90 + i * cellW, 4 + j * cellH, cellW - 2, cellH - 2);
+      ctx.fillStyle = "#fff";
+      ctx.fillText(`${Math.round(a * 100)}`, 92 + i * cellW, 4 + j * cellH + cellH / 2 + 4);
+    });
+  });
+}
+
+// ---------- persistence (IndexedDB) ----------
+async function persist() {
+  try {
+    const bytes = await call("save");
+    await set("snapshot", bytes);
+    await persistThumbs();
+    await set("history", state.history);
+  } catch (error) {
+    setStatus(`could not save (${error.message}); your work is still here — export it to keep it`);
+  }
+}
+async function persistThumbs() {
+  await set("thumbs", [...state.thumbs]);
+}
+
+// ---------- export / import / reset ----------
+$("export").onclick = async () => {
+  const bytes = await call("save");
+  const a = document.createElement("a");
+  a.href = URL.createObjectURL(new Blob([bytes], { type: "application/octet-stream" }));
+  a.download = "learner.cvm";
+  a.click();
+  URL.revokeObjectURL(a.href);
+};
+$("import").onchange = async (e) => {
+  const file = e.target.files[0];
+  if (!file) return;
+  try {
+    const described = await call("load", { bytes: new Uint8Array(await file.arrayBuffer()) });
+    state.classes = described.classes;
+    state.thumbs.clear();
+    state.heldOut.clear();
+    state.history = [];
+    renderClasses();
+    await persist();
+    readyStatus();
+  } catch (error) {
+    setStatus(`import failed: ${error.message} (nothing was changed)`);
+  }
+  e.target.value = "";
+};
+$("reset").onclick = async () => {
+  if (!confirm("Forget every class and example?")) return;
+  await Promise.all([del("snapshot"), del("thumbs"), del("history")]);
+  const described = await call("reset", { backend: $("backend-choice").value, settings: settings() });
+  Object.assign(state, { classes: described.classes, history: [], losses: [] });
+  state.thumbs.clear();
+  state.heldOut.clear();
+  setBackend(described.backend);
+  renderClasses();
+  drawAccuracy();
+  drawLoss();
+  readyStatus();
+};
+$("threshold").onchange = () => call("setThreshold", { value: Number($("threshold").value) }).catch((e) => setStatus(e.message));
+$("train").onclick = () => train();
+$("add-form").onsubmit = (e) => {
+  e.preventDefault();
+  const name = $("concept").value.trim();
+  if (name) addClass(name);
+};
+
+// ---------- start ----------
+async function main() {
+  if ("serviceWorker" in navigator) navigator.serviceWorker.register("sw.js").catch(() => {});
+  const cameraReady = startCamera();
+  const backend = new URLSearchParams(location.search).get("backend") ?? "auto";
+  $("backend-choice").value = backend;
+  setStatus("loading the model…");
+  const snapshot = await get("snapshot").catch(() => undefined);
+  const described = await call("init", { backend, settings: settings(), snapshot });
+  if (described.snapshotError) setStatus(`the saved state could not be restored (${described.snapshotError}); starting fresh`);
+  state.classes = described.classes;
+  state.thumbs = new Map((await get("thumbs").catch(() => [])) ?? []);
+  state.history = (await get("history").catch(() => [])) ?? [];
+  setBackend(described.backend);
+  const vocabulary = await call("vocabulary");
+  $("vocabulary").replaceChildren(...vocabulary.map((v) => Object.assign(document.createElement("option"), { value: v })));
+  renderClasses();
+  drawAccuracy();
+  await cameraReady;
+  state.ready = true;
+  if (!described.snapshotError) readyStatus();
+  recognise();
+}
+main().catch((error) => setStatus(`could not start: ${error.message}`));

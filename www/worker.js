@@ -1,0 +1,125 @@
+// The worker owns the learner; the page owns the UI. Messages are small: { id, op, ...args } in,
+// { id, ok, result | error } out, plus { event: "progress", report } while training.
+
+import init, { Learner } from "./generated/pkg/cvm_wasm.js";
+
+const CONCEPTS = "./generated/concepts.safetensors";
+const STUDENT = "./generated/student.safetensors";
+
+let learner = null;
+let options = null;
+let lastGood = null; // snapshot bytes after the last successful change, for recovering on the CPU
+
+async function open(backend, settings, snapshot) {
+  options = { concepts: CONCEPTS, student: STUDENT, backend, settings };
+  learner?.free();
+  learner = snapshot ? await Learner.load(snapshot, options) : await Learner.create(options);
+  if (settings?.unknownThreshold !== undefined) learner.setUnknownThreshold(settings.unknownThreshold);
+  lastGood = snapshot ?? null;
+  return describe();
+}
+
+function describe() {
+  return { backend: learner.backend, classes: learner.classes() };
+}
+
+/** Runs `work`; if WebGPU fails underneath it, reopens the last good state on the CPU and retries once. */
+async function guarded(work) {
+  try {
+    return await work();
+  } catch (error) {
+    if (learner?.backend !== "webgpu" || !/device|gpu|lost|buffer/i.test(String(error?.message ?? error))) throw error;
+    await open("cpu", options.settings, lastGood);
+    postMessage({ event: "fallback", reason: String(error?.message ?? error) });
+    return await work();
+  }
+}
+
+const ops = {
+  async init({ backend, settings, snapshot }) {
+    await init();
+    try {
+      return await open(backend, settings, snapshot);
+    } catch (error) {
+      if (!snapshot) throw error;
+      // A corrupt or newer snapshot: start fresh, and say why.
+      const fresh = await open(backend, settings, null);
+      return { ...fresh, snapshotError: String(error?.message ?? error) };
+    }
+  },
+  vocabulary: () => learner.vocabulary(),
+  suggest: ({ text }) => learner.suggest(text, 5),
+  addClass: ({ name }) => {
+    learner.addClass(name);
+    return describe();
+  },
+  removeClass: ({ label }) => {
+    learner.removeClass(label);
+    return describe();
+  },
+  addExamples: ({ label, frames }) =>
+    guarded(async () => {
+      for (const frame of frames) await learner.addExample(label, frame);
+      return describe();
+    }),
+  train: ({ steps }) =>
+    guarded(async () => {
+      const report = await learner.train({ steps, reportEvery: 5, onProgress: (r) => postMessage({ event: "progress", report: r, steps }) });
+      lastGood = await learner.save();
+      return { report, ...describe() };
+    }),
+  stop: () => learner.stopTraining(),
+  predict: ({ frame, rank }) =>
+    guarded(async () => {
+      const prediction = await learner.predict(frame);
+      const looksLike = rank ? await learner.rankVocabulary(frame, rank) : [];
+      return { prediction, looksLike };
+    }),
+  /** Accuracy of each class on its held-out frames: { label → fraction correct }. */
+  evaluate: ({ sets }) =>
+    guarded(async () => {
+      const accuracy = {};
+      for (const { label, frames } of sets) {
+        let correct = 0;
+        for (const frame of frames) {
+          const p = await learner.predict(frame);
+          if (p.scores[0]?.label === label) correct++;
+        }
+        accuracy[label] = frames.length ? correct / frames.length : null;
+      }
+      return accuracy;
+    }),
+  setThreshold: ({ value }) => learner.setUnknownThreshold(value),
+  save: () => learner.save(),
+  load: async ({ bytes }) => {
+    const previous = options;
+    try {
+      return await open(previous.backend, previous.settings, bytes);
+    } catch (error) {
+      await open(previous.backend, previous.settings, lastGood);
+      throw error;
+    }
+  },
+  reset: ({ backend, settings }) => open(backend, settings, null),
+};
+
+// One message at a time, in order: the learner serves one call at a time.
+let queue = Promise.resolve();
+onmessage = ({ data }) => {
+  const { id, op, ...args } = data;
+  if (op === "stop") {
+    ops.stop();
+    return;
+  }
+  queue = queue.then(async () => {
+    try {
+      const result = await ops[op](args);
+      const transfer = result instanceof Uint8Array ? [result.buffer] : [];
+      postMessage({ id, ok: true, result }, transfer);
+    } catch (error) {
+      postMessage({ id, ok: false, error: String(error?.message ?? error) });
+    } finally {
+      for (const frame of [args.frame, ...(args.frames ?? []), ...(args.sets ?? []).flatMap((s) => s.frames)]) frame?.close?.();
+    }
+  });
+};

@@ -1,0 +1,93 @@
+//! The browser side: the npm package (`cargo xtask pkg`), the headless browser tests and the npm consumer test.
+//!
+//! wasm-pack runs with `--release` for both the package and the browser tests, so the wasm build of burn is
+//! compiled once and shared; wasm-opt is off (see `crates/cvm-wasm/Cargo.toml`).
+
+use std::fs;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::Command;
+
+use crate::{Ctx, Result, assets, run};
+
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+pub fn pkg_dir(ctx: &Ctx) -> PathBuf {
+    ctx.root.join("pkg")
+}
+
+/// Builds the npm package into `pkg/` and prints the wasm size, raw and gzip.
+pub fn pkg(ctx: &Ctx) -> Result {
+    run(Command::new("wasm-pack")
+        .current_dir(ctx.root.join("crates/cvm-wasm"))
+        .args(["build", "--release", "--target", "web", "--out-dir"])
+        .arg(pkg_dir(ctx))
+        .args(["--out-name", "cvm_wasm"]))?;
+    let wasm = pkg_dir(ctx).join("cvm_wasm_bg.wasm");
+    let raw = fs::read(&wasm).map_err(|e| format!("{}: {e}", wasm.display()))?;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gz.write_all(&raw).map_err(|e| e.to_string())?;
+    let gzip = gz.finish().map_err(|e| e.to_string())?;
+    println!("pkg: {} — {:.2} MB raw, {:.2} MB gzip", wasm.display(), raw.len() as f64 / 1e6, gzip.len() as f64 / 1e6);
+    Ok(())
+}
+
+/// `wasm-pack test` of the façade in headless Chromium, on WebGPU (SwiftShader) and on the CPU.
+pub fn browser_tests(ctx: &Ctx, golden: &str) -> Result {
+    run(Command::new("wasm-pack")
+        .current_dir(ctx.root.join("crates/cvm-wasm"))
+        .args(["test", "--headless", "--chrome", "--release"])
+        .env("CHROMEDRIVER", CHROMEDRIVER)
+        .env("WASM_BINDGEN_TEST_TIMEOUT", "1800")
+        .env("CVM_GOLDEN_LOSSES", golden))
+}
+
+fn npm(dir: &std::path::Path, args: &[&str]) -> Result {
+    run(Command::new("npm").current_dir(dir).args(args).args(["--no-audit", "--no-fund", "--loglevel=error"]))
+}
+
+fn copy(from: &std::path::Path, to: &std::path::Path) -> Result {
+    fs::create_dir_all(to.parent().expect("has a parent")).map_err(|e| e.to_string())?;
+    fs::copy(from, to).map(|_| ()).map_err(|e| format!("{} → {}: {e}", from.display(), to.display()))
+}
+
+/// Fills `www/generated/` (ignored by git) with what the page loads besides its own files: the wasm package
+/// from `pkg/` (the very build the npm package ships), the default concept and student blobs, and idb-keyval.
+pub fn prepare_page(ctx: &Ctx) -> Result {
+    let www = ctx.root.join("www");
+    let generated = www.join("generated");
+    npm(&www, &["ci"])?;
+    let pkg = pkg_dir(ctx);
+    for file in ["cvm_wasm.js", "cvm_wasm_bg.wasm"] {
+        copy(&pkg.join(file), &generated.join("pkg").join(file))?;
+    }
+    copy(&assets::concept_blob(ctx, "smollm2"), &generated.join("concepts.safetensors"))?;
+    copy(&assets::student_blob(ctx, false), &generated.join("student.safetensors"))?;
+    copy(&www.join("node_modules/idb-keyval/dist/index.js"), &generated.join("idb-keyval.js"))
+}
+
+/// Node-driven browser tests under `tests/` (npm consumer, demo page end to end), after installing their packages.
+pub fn node_tests(ctx: &Ctx) -> Result {
+    let tests = ctx.root.join("tests");
+    npm(&tests, &["ci"])?;
+    npm(&tests.join("npm-consumer"), &["install", "--no-package-lock"])?;
+    let artifacts = ctx.target_dir().join("artifacts");
+    fs::create_dir_all(&artifacts).map_err(|e| e.to_string())?;
+    run(Command::new("node")
+        .current_dir(&tests)
+        .args(["--test", "--test-concurrency=1"])
+        .env("CVM_ASSETS", assets::assets_dir(ctx))
+        .env("CVM_PHOTOS", ctx.data().join("foolbox"))
+        .env("CVM_ARTIFACTS", &artifacts))?;
+    println!("screenshots: {}", artifacts.display());
+    Ok(())
+}
+
+/// Builds the page with Trunk into `dist/` and serves it on loopback.
+pub fn demo(ctx: &Ctx, port: u16) -> Result {
+    prepare_page(ctx)?;
+    println!("serving the demo on http://127.0.0.1:{port}/ (Ctrl-C stops)");
+    run(Command::new("trunk")
+        .current_dir(&ctx.root)
+        .args(["serve", "--config", "Trunk.toml", "--address", "127.0.0.1", "--port", &port.to_string(), "--no-autoreload"]))
+}
