@@ -265,6 +265,9 @@ async function train() {
     const accuracy = await call("evaluate", { sets: [...state.heldOut].map(([label, frames]) => ({ label, frames })) });
     state.history.push(accuracy);
     drawAccuracy();
+    const mapSets = [...state.heldOut].map(([label, frames]) => ({ label, frames: frames.slice(-3) }));
+    state.map = await call("conceptMap", { sets: mapSets }).catch(() => null);
+    drawMap();
     $("training-progress").value = 1;
     await persist();
   } catch (error) {
@@ -371,6 +374,35 @@ function drawAccuracy() {
       ctx.fillText(`${Math.round(a * 100)}`, 92 + i * cellW, 4 + j * cellH + cellH / 2 + 4);
     });
   });
+}
+
+function drawMap() {
+  const { canvas, ctx } = plotContext("map-plot");
+  const points = state.map;
+  if (!points?.length) return;
+  const xs = points.map((p) => p.x);
+  const ys = points.map((p) => p.y);
+  const [x0, x1, y0, y1] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
+  const px = (x) => 20 + ((x - x0) / (x1 - x0 || 1)) * (canvas.width - 40);
+  const py = (y) => canvas.height - 20 - ((y - y0) / (y1 - y0 || 1)) * (canvas.height - 40);
+  const colour = (label) => `hsl(${[...label].reduce((h, ch) => (h * 31 + ch.charCodeAt(0)) % 360, 7)}, 70%, 45%)`;
+  for (const p of points) {
+    ctx.beginPath();
+    if (p.kind === "anchor") {
+      ctx.fillStyle = colour(p.label);
+      ctx.arc(px(p.x), py(p.y), 6, 0, 2 * Math.PI);
+      ctx.fill();
+      ctx.fillText(p.label, px(p.x) + 8, py(p.y) + 4);
+    } else if (p.kind === "sample") {
+      ctx.strokeStyle = colour(p.label);
+      ctx.arc(px(p.x), py(p.y), 4, 0, 2 * Math.PI);
+      ctx.stroke();
+    } else {
+      ctx.fillStyle = getComputedStyle(document.body).color;
+      ctx.fillRect(px(p.x) - 1, py(p.y) - 1, 2, 2);
+      ctx.fillText(p.label, px(p.x) + 4, py(p.y) - 2);
+    }
+  }
 }
 
 // ---------- persistence (IndexedDB) ----------

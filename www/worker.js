@@ -89,6 +89,9 @@ const ops = {
       }
       return accuracy;
     }),
+  /** Map of anchors, neighbouring concepts and a few frames per class. */
+  conceptMap: ({ sets }) =>
+    guarded(() => learner.conceptMap(sets.flatMap((s) => s.frames), sets.flatMap((s) => s.frames.map(() => s.label)), 3)),
   setThreshold: ({ value }) => learner.setUnknownThreshold(value),
   save: () => learner.save(),
   load: async ({ bytes }) => {

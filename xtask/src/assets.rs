@@ -42,15 +42,23 @@ pub fn concept_blob(ctx: &Ctx, model: &str) -> PathBuf {
     assets_dir(ctx).join(format!("concepts-{model}.safetensors"))
 }
 
-fn hash_inputs(ctx: &Ctx, args: &[&str]) -> Result<String> {
+/// Hashes the recipe and the sources that decide a blob's bytes: the builder's crate, the core's blob format
+/// (and, for students, the trunk), the vocabulary and the lock file.
+fn hash_inputs(ctx: &Ctx, tool: &str, args: &[&str]) -> Result<String> {
     let mut hasher = Sha256::new();
     args.iter().for_each(|a| hasher.update(a.as_bytes()));
-    let mut files = vec![ctx.root.join("crates/cvm-concepts/data/vocabulary.tsv"), ctx.root.join("Cargo.lock")];
-    for dir in ["crates/cvm-concepts/src", "crates/cvm-student/src", "crates/cvm/src"] {
-        let mut entries: Vec<PathBuf> = fs::read_dir(ctx.root.join(dir)).map_err(|e| e.to_string())?.filter_map(|e| e.ok().map(|e| e.path())).collect();
-        entries.sort();
-        files.extend(entries);
-    }
+    let core: &[&str] = match tool {
+        "cvm-student" => &["blob.rs", "params.rs", "pretrained.rs", "trunk.rs"],
+        _ => &["blob.rs", "concepts.rs"],
+    };
+    let mut files: Vec<PathBuf> = core.iter().map(|f| ctx.root.join("crates/cvm/src").join(f)).collect();
+    files.extend([ctx.root.join("crates/cvm-concepts/data/vocabulary.tsv"), ctx.root.join("Cargo.lock")]);
+    let mut entries: Vec<PathBuf> = fs::read_dir(ctx.root.join("crates").join(tool).join("src"))
+        .map_err(|e| e.to_string())?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    entries.sort();
+    files.extend(entries);
     for file in files {
         hasher.update(fs::read(&file).map_err(|e| format!("{}: {e}", file.display()))?);
     }
@@ -66,7 +74,7 @@ pub fn student_blob(ctx: &Ctx, with_classifier: bool) -> PathBuf {
 /// the contents of the inputs are unchanged (paths themselves do not count, so another checkout reuses it).
 fn build_one(ctx: &Ctx, tool: &str, recipe: &[&str], inputs: &[(&str, PathBuf)], out: &std::path::Path) -> Result<bool> {
     let stamp_path = out.with_extension("stamp");
-    let stamp = hash_inputs(ctx, recipe)?;
+    let stamp = hash_inputs(ctx, tool, recipe)?;
     if out.is_file() && fs::read_to_string(&stamp_path).is_ok_and(|s| s == stamp) {
         return Ok(false);
     }

@@ -69,6 +69,7 @@ export interface Prediction {
 }
 export interface ConceptMatch { label: string; similarity: number }
 export interface ClassInfo { label: string; examples: number }
+export interface MapPoint { x: number; y: number; kind: "anchor" | "concept" | "sample"; label: string }
 "#;
 
 /// The settings of [`LearnerOptions`] (everything optional).
@@ -398,6 +399,34 @@ impl Learner {
         }
         let concepts = inner.learner.concepts();
         to_js(&ranked.iter().map(|&(i, s)| Match { label: concepts.name(i), similarity: s }).collect::<Vec<_>>())
+    }
+
+    /// A 2-D map of the concept space: class anchors, `neighbours` nearby vocabulary concepts each, and the
+    /// embeddings of `images` (labelled with `labels`).
+    #[wasm_bindgen(js_name = conceptMap, unchecked_return_type = "MapPoint[]")]
+    pub async fn concept_map(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "ImageSource[]")] images: Vec<JsValue>,
+        labels: Vec<String>,
+        neighbours: usize,
+    ) -> Result<JsValue> {
+        if images.len() > 256 {
+            return Err(Error::msg("at most 256 images per concept map"));
+        }
+        let inner = self.inner.clone();
+        let mut inner = inner.try_borrow_mut().map_err(|_| busy())?;
+        let inner = &mut *inner;
+        let side = inner.side();
+        let mut pixels = Vec::with_capacity(images.len());
+        for image in &images {
+            let view = inner.frames.view(image, None, None, side)?;
+            pixels.push((view.width(), view.height(), view.data().to_vec()));
+        }
+        let views = pixels
+            .iter()
+            .map(|(w, h, p)| cvm::ImageView::new(*w, *h, cvm::PixelFormat::Rgba8, p))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        to_js(&inner.learner.concept_map(&views, &labels, neighbours).await?)
     }
 
     /// Changes the similarity below which predictions are "unknown".

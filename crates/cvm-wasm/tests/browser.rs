@@ -50,7 +50,7 @@ async fn teach(learner: &Learner, examples: usize, steps: u32) {
         for _ in 0..examples {
             learner.add_example((*name).into(), frame(c, &mut rng), Some(SIDE), Some(SIDE)).await.unwrap();
         }
-        learner.train(train_options(steps)).await.unwrap();
+        learner.train(Some(train_options(steps))).await.unwrap();
     }
 }
 
@@ -165,6 +165,6 @@ async fn bad_input_rejects_with_errors_and_the_learner_survives() {
 
     // Still usable.
     learner.add_example("cat".into(), frame(0, &mut StdRng::seed_from_u64(0)), Some(SIDE), Some(SIDE)).await.unwrap();
-    let report = learner.train(train_options(2)).await.unwrap();
+    let report = learner.train(Some(train_options(2))).await.unwrap();
     assert_eq!(field(&report, "steps").as_f64(), Some(2.0));
 }

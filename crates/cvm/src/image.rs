@@ -68,6 +68,10 @@ impl<'a> ImageView<'a> {
         self.height
     }
 
+    pub fn data(&self) -> &'a [u8] {
+        self.data
+    }
+
     /// Pixel `(x, y)` as RGB.
     fn rgb(&self, x: usize, y: usize) -> [f32; 3] {
         let bpp = self.format.bytes_per_pixel();

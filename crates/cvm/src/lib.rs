@@ -11,6 +11,7 @@ pub mod concepts;
 pub mod error;
 pub mod image;
 pub mod learner;
+pub mod map;
 pub mod memory;
 pub mod metrics;
 pub mod objective;

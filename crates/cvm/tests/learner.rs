@@ -179,3 +179,24 @@ fn reference_run_is_deterministic_and_recorded() {
         std::fs::write(path, serde_json::to_string(&a).unwrap()).unwrap();
     }
 }
+
+#[test]
+fn concept_map_places_anchors_neighbours_and_samples() {
+    let mut learner = Learner::new(config(HeadKind::Concepts), concepts(), device()).unwrap();
+    teach(&mut learner, 10, 10, 6);
+    let mut rng = rand::SeedableRng::seed_from_u64(2);
+    let images: Vec<Vec<u8>> = (0..3).map(|c| image(c, &mut rng)).collect();
+    let views: Vec<_> = images.iter().map(|p| view(p)).collect();
+    let labels: Vec<String> = NAMES[..3].iter().map(|s| s.to_string()).collect();
+    let map = pollster::block_on(learner.concept_map(&views, &labels, 1)).unwrap();
+    use cvm::map::PointKind;
+    let count = |k| map.iter().filter(|p| p.kind == k).count();
+    assert_eq!((count(PointKind::Anchor), count(PointKind::Sample)), (3, 3));
+    assert_eq!(count(PointKind::Concept), 1, "only \"coffee mug\" is not a class");
+    assert!(map.iter().all(|p| p.x.is_finite() && p.y.is_finite()));
+    // Anchors are spread out, not collapsed onto one point.
+    let anchors: Vec<_> = map.iter().filter(|p| p.kind == PointKind::Anchor).collect();
+    assert!(anchors.windows(2).all(|w| (w[0].x - w[1].x).abs() + (w[0].y - w[1].y).abs() > 1e-3));
+    let linear = Learner::new(config(HeadKind::Linear), concepts(), device());
+    assert!(pollster::block_on(linear.unwrap().concept_map(&views, &labels, 1)).is_err());
+}
