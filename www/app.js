@@ -184,6 +184,7 @@ async function removeClass(label) {
   state.thumbs.delete(label);
   state.heldOut.delete(label);
   renderClasses();
+  await refreshMap();
   await persist();
 }
 
@@ -265,9 +266,7 @@ async function train() {
     const accuracy = await call("evaluate", { sets: [...state.heldOut].map(([label, frames]) => ({ label, frames })) });
     state.history.push(accuracy);
     drawAccuracy();
-    const mapSets = [...state.heldOut].map(([label, frames]) => ({ label, frames: frames.slice(-3) }));
-    state.map = await call("conceptMap", { sets: mapSets }).catch(() => null);
-    drawMap();
+    await refreshMap();
     $("training-progress").value = 1;
     await persist();
   } catch (error) {
@@ -279,6 +278,12 @@ async function train() {
   state.busy = false;
   renderClasses();
   readyStatus();
+}
+/** The concept map: anchors, their neighbours, and the last few held-out frames of each class. */
+async function refreshMap() {
+  const sets = [...state.heldOut].map(([label, frames]) => ({ label, frames: frames.slice(-3) }));
+  state.map = state.classes.length ? await call("conceptMap", { sets }).catch(() => null) : null;
+  drawMap();
 }
 function onProgress(report, steps) {
   state.losses = report.losses;
@@ -457,6 +462,7 @@ $("reset").onclick = async () => {
   renderClasses();
   drawAccuracy();
   drawLoss();
+  await refreshMap();
   readyStatus();
 };
 $("threshold").onchange = () => call("setThreshold", { value: Number($("threshold").value) }).catch((e) => setStatus(e.message));
@@ -485,6 +491,7 @@ async function main() {
   $("vocabulary").replaceChildren(...vocabulary.map((v) => Object.assign(document.createElement("option"), { value: v })));
   renderClasses();
   drawAccuracy();
+  await refreshMap();
   await cameraReady;
   state.ready = true;
   if (!described.snapshotError) readyStatus();

@@ -7,6 +7,9 @@
 //! - `assets`: the default concept blobs (SmolLM2 and MiniLM), rebuilt only when their inputs change.
 //! - `pkg`: the npm package in `pkg/` (wasm-pack), with the wasm size.
 //! - `bench cl [--quick] [--out FILE] [...]`: the class-incremental benchmark.
+//! - `bench webcam [--quick] [--out FILE]`: the pretrained trunk's latency, new-class time and few-shot run
+//!   (natively, then latency and new-class time in the browser).
+//! - `bench browser [--out FILE]`: the train step in the browser against TensorFlow.js.
 //!
 //! The cache lives in `$CVM_CACHE`, else `$XDG_CACHE_HOME/cvm`, else `~/.cache/cvm`.
 
@@ -14,7 +17,7 @@ mod assets;
 mod setup;
 mod web;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 type Result<T = ()> = std::result::Result<T, String>;
@@ -36,7 +39,7 @@ fn main() {
     }
 }
 
-const USAGE: &str = "usage: cargo xtask <setup | test | demo [--port N] | assets | pkg | bench cl [--quick] [--out FILE] [--plots DIR] ...>";
+const USAGE: &str = "usage: cargo xtask <setup | test | demo [--port N] | assets | pkg | bench cl|webcam|browser [--quick] [--out FILE] ...>";
 
 /// Paths every command shares.
 pub struct Ctx {
@@ -46,7 +49,10 @@ pub struct Ctx {
 
 impl Ctx {
     fn new() -> Self {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf();
+        // `cargo run` sets the manifest directory at run time; the compile-time value may name another checkout
+        // when clones share one target directory.
+        let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from).unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into());
+        let root = manifest_dir.parent().expect("xtask lives in the workspace").to_path_buf();
         let cache = std::env::var_os("CVM_CACHE")
             .map(PathBuf::from)
             .or_else(|| std::env::var_os("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("cvm")))
@@ -114,21 +120,32 @@ fn demo(ctx: &Ctx, args: &[String]) -> Result {
 }
 
 fn bench(ctx: &Ctx, args: &[String]) -> Result {
-    match args.first().map(String::as_str) {
-        Some("cl") => {
-            setup::run(ctx)?;
-            assets::build(ctx)?;
-            let mut cmd = ctx.cargo();
-            // The dev profile builds dependencies optimised and without debug assertions (see Cargo.toml), so
-            // benchmarks share the test build instead of compiling burn a second time.
-            cmd.args(["run", "-q", "-p", "cvm-bench", "--", "cl", "--data"]).arg(ctx.data());
-            if flag(args, "--concepts").is_none() {
-                cmd.arg("--concepts").arg(assets::concept_blob(ctx, "smollm2"));
-            }
-            run(cmd.args(&args[1..]))
-        }
-        _ => Err("usage: cargo xtask bench cl [--quick] [--out FILE] [--plots DIR] [--datasets ...] [--methods ...]".into()),
+    let command = args.first().map(String::as_str);
+    if !matches!(command, Some("cl" | "webcam" | "browser")) {
+        return Err("usage: cargo xtask bench cl|webcam|browser [--quick] [--out FILE] [...]".into());
     }
+    setup::run(ctx)?;
+    assets::build(ctx)?;
+    if command == Some("browser") {
+        return web::browser_bench(ctx, "train", flag(args, "--out"));
+    }
+    let mut cmd = ctx.cargo();
+    // The dev profile builds dependencies optimised and without debug assertions (see Cargo.toml), so
+    // benchmarks share the test build instead of compiling burn a second time.
+    cmd.args(["run", "-q", "-p", "cvm-bench", "--"]).arg(&args[0]).arg("--data").arg(ctx.data());
+    if flag(args, "--concepts").is_none() {
+        cmd.arg("--concepts").arg(assets::concept_blob(ctx, "smollm2"));
+    }
+    if command == Some("webcam") && flag(args, "--student").is_none() {
+        cmd.arg("--student").arg(assets::student_blob(ctx, false));
+    }
+    run(cmd.args(&args[1..]))?;
+    if command == Some("webcam") {
+        // The same scenario in the browser, on the CPU (wasm) and on WebGPU.
+        let out = flag(args, "--out").map(|f| f.replace(".json", "") + "-browser.json");
+        web::browser_bench(ctx, "webcam", out.as_deref())?;
+    }
+    Ok(())
 }
 
 fn flag<'a>(args: &'a [String], name: &str) -> Option<&'a str> {

@@ -83,6 +83,20 @@ pub fn node_tests(ctx: &Ctx) -> Result {
     Ok(())
 }
 
+/// The browser benchmarks of `crates/cvm-bench/browser` (`mode`: `train` or `webcam`) against a fresh `pkg/`.
+pub fn browser_bench(ctx: &Ctx, mode: &str, out: Option<&str>) -> Result {
+    pkg(ctx)?;
+    let bench = ctx.root.join("crates/cvm-bench/browser");
+    npm(&ctx.root.join("tests"), &["ci"])?;
+    npm(&bench, &["ci"])?;
+    let mut cmd = Command::new("node");
+    cmd.current_dir(&bench).args(["run.mjs", mode]).env("CVM_ASSETS", assets::assets_dir(ctx));
+    if let Some(out) = out {
+        cmd.arg("--out").arg(std::path::absolute(out).map_err(|e| e.to_string())?);
+    }
+    run(&mut cmd)
+}
+
 /// Builds the page with Trunk into `dist/` and serves it on loopback.
 pub fn demo(ctx: &Ctx, port: u16) -> Result {
     prepare_page(ctx)?;

@@ -123,13 +123,32 @@ pub fn run(dataset: &Dataset, method: Method, memory: usize, seed: u64, protocol
         mapping_weight: protocol.mapping_weight.unwrap_or(defaults.mapping_weight),
         ..defaults
     };
-    let mut learner = Learner::new(config, concepts.clone(), device.clone()).map_err(|e| e.to_string())?;
-    let train = dataset.train.by_class(protocol.train_per_class);
-    let test = dataset.test.by_class(protocol.test_per_class);
-    // Dataset label → learner class index.
-    let mut class_of = [usize::MAX; 10];
+    let learner = Learner::new(config, concepts.clone(), device.clone()).map_err(|e| e.to_string())?;
     // Joint training gets the steps of all five experiences at once.
     let steps = protocol.steps_per_experience * if method == Method::Joint { 5 } else { 1 };
+    let r = class_incremental(learner, dataset, &experiences, protocol.train_per_class, protocol.test_per_class, steps)?;
+    Ok(RunResult {
+        dataset: dataset.name.to_string(),
+        method,
+        memory: if method.uses_memory() { memory } else { 0 },
+        seed,
+        class_order: order,
+        acc: r.final_accuracy(),
+        aia: r.average_incremental_accuracy(),
+        forgetting: r.forgetting(),
+        bwt: r.backward_transfer(),
+        matrix: r.0,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// Teaches `experiences` (lists of dataset labels) one after another, `train_per_class` examples per class and
+/// `steps` per experience, and returns the accuracy matrix on up to `test_per_class` test images per class.
+pub fn class_incremental(mut learner: Learner, dataset: &Dataset, experiences: &[Vec<usize>], train_per_class: usize, test_per_class: usize, steps: usize) -> Result<AccuracyMatrix, String> {
+    let train = dataset.train.by_class(train_per_class);
+    let test = dataset.test.by_class(test_per_class);
+    // Dataset label → learner class index.
+    let mut class_of = [usize::MAX; 10];
     let mut matrix = Vec::new();
     for (i, experience) in experiences.iter().enumerate() {
         for &label in experience {
@@ -147,26 +166,13 @@ pub fn run(dataset: &Dataset, method: Method, memory: usize, seed: u64, protocol
             .collect::<Result<Vec<f64>, String>>()?;
         matrix.push(row);
     }
-    let r = AccuracyMatrix(matrix);
-    Ok(RunResult {
-        dataset: dataset.name.to_string(),
-        method,
-        memory: if method.uses_memory() { memory } else { 0 },
-        seed,
-        class_order: order,
-        acc: r.final_accuracy(),
-        aia: r.average_incremental_accuracy(),
-        forgetting: r.forgetting(),
-        bwt: r.backward_transfer(),
-        matrix: r.0,
-        seconds: started.elapsed().as_secs_f64(),
-    })
+    Ok(AccuracyMatrix(matrix))
 }
 
 fn accuracy(learner: &mut Learner, dataset: &Dataset, experience: &[usize], test: &[Vec<usize>], class_of: &[usize; 10]) -> Result<f64, String> {
     let samples: Vec<(usize, usize)> = experience.iter().flat_map(|&l| test[l].iter().map(move |&s| (s, l))).collect();
     let mut correct = 0;
-    for chunk in samples.chunks(500) {
+    for chunk in samples.chunks(100) {
         let views = chunk
             .iter()
             .map(|&(s, _)| ImageView::new(SIDE, SIDE, PixelFormat::Gray8, dataset.test.image(s)))

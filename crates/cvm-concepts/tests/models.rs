@@ -17,7 +17,9 @@ fn gguf() -> Vec<u8> {
 }
 
 fn crate_file(name: &str) -> String {
-    std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data").join(name)).unwrap()
+    // The run-time value: a test binary reused from another checkout (shared target directory) must read this one.
+    let dir = std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR");
+    std::fs::read_to_string(PathBuf::from(dir).join("data").join(name)).unwrap()
 }
 
 #[test]

@@ -1,0 +1,81 @@
+// Browser benchmarks in one headless Chromium (WebGPU through SwiftShader, a CPU emulation, where no GPU exists):
+//   node run.mjs train  [--out FILE]   the student's train step here vs the same network in TensorFlow.js
+//   node run.mjs webcam [--out FILE]   the pretrained trunk + adapter: new-class time and frame latency
+// Needs CVM_ASSETS (concept and student blobs) and the npm package in ../../../pkg.
+
+import { writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { serve, launch, collectConsole } from "../../../tests/lib/browser.mjs";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const [mode = "train", ...rest] = process.argv.slice(2);
+const out = rest.includes("--out") ? rest[rest.indexOf("--out") + 1] : null;
+const assets = process.env.CVM_ASSETS;
+if (!assets) throw new Error("CVM_ASSETS is unset: run through `cargo xtask bench browser|webcam`");
+
+const server = await serve({ "/pkg/": join(here, "../../../pkg"), "/assets/": assets, "/": here });
+// WebGL in headless Chromium needs SwiftShader allowed explicitly.
+const browser = await launch(["--enable-unsafe-swiftshader", "--use-angle=swiftshader"]);
+const version = browser.version();
+
+/** Runs `window.bench[fn](...args)` in a fresh page. */
+async function inPage(fn, ...args) {
+  const page = await browser.newPage();
+  const log = collectConsole(page);
+  try {
+    await page.goto(`${server.url}/index.html`);
+    await page.waitForFunction(() => document.getElementById("ready").textContent === "ready", null, { timeout: 60_000 });
+    return await page.evaluate(({ fn, args }) => window.bench[fn](...args), { fn, args });
+  } catch (error) {
+    return { error: `${String(error?.message ?? error).split("\n")[0]}${log.length ? ` (console: ${log.slice(-3).join(" | ")})` : ""}` };
+  } finally {
+    await page.close();
+  }
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const fmt = (ms) => (ms >= 100 ? ms.toFixed(0) : ms.toFixed(1));
+let results;
+try {
+  console.log(`# browser benchmark (${mode}) — Chromium ${version} headless; WebGPU is SwiftShader (CPU emulation) on a machine without a GPU`);
+  if (mode === "train") {
+    const WARMUP = 2;
+    const STEPS = 10;
+    const rows = [];
+    for (const backend of ["webgpu", "cpu"]) rows.push({ engine: "cvm (burn)", backend, ...(await inPage("oursTrainStep", backend, WARMUP, STEPS)) });
+    for (const backend of ["webgpu", "webgl", "cpu"]) rows.push({ engine: "TF.js 4.22.0", backend, ...(await inPage("tfjsTrainStep", backend, WARMUP, STEPS)) });
+    rows.push({ engine: "TF.js 4.22.0", backend: "wasm", error: "cannot train this network: Conv2DBackpropFilter has no kernel in the wasm backend" });
+    for (const r of rows) if (r.times) r.msPerStep = median(r.times);
+    const tfjs = (b) => rows.find((r) => r.engine.startsWith("TF.js") && r.backend === b && r.msPerStep);
+    const fastestTfjs = rows.filter((r) => r.engine.startsWith("TF.js") && r.msPerStep).sort((a, b) => a.msPerStep - b.msPerStep)[0];
+    console.log(`\ntrain step: 32 images of 32×32 RGB, batch of 32, median of ${STEPS} steps after ${WARMUP} warm-up steps\n`);
+    console.log("| engine | backend | ms/step | images/s | ours ÷ TF.js |\n|---|---|---|---|---|");
+    for (const r of rows) {
+      let ratio = "";
+      if (r.engine.startsWith("cvm") && r.msPerStep) {
+        const peer = r.backend === "webgpu" ? tfjs("webgpu") : fastestTfjs;
+        if (peer) ratio = `${(r.msPerStep / peer.msPerStep).toFixed(2)}× (vs TF.js ${peer.backend})`;
+      }
+      console.log(r.msPerStep ? `| ${r.engine} | ${r.backend} | ${fmt(r.msPerStep)} | ${((32 * 1000) / r.msPerStep).toFixed(1)} | ${ratio} |` : `| ${r.engine} | ${r.backend} | — | — | ${r.error} |`);
+    }
+    results = { chromium: version, warmup: WARMUP, steps: STEPS, batch: 32, rows };
+  } else if (mode === "webcam") {
+    const rows = [];
+    for (const backend of ["cpu", "webgpu"]) rows.push(await inPage("webcam", backend, 20, 60, backend === "cpu" ? 10 : 3));
+    console.log("\n| backend | frame latency (median) | frames/s | new class: features of 20 frames + 60 steps |\n|---|---|---|---|");
+    for (const r of rows) {
+      console.log(r.error ? `| — | — | — | ${r.error} |` : `| wasm ${r.backend} | ${fmt(r.frameMs)} ms | ${(1000 / r.frameMs).toFixed(1)} | ${(r.featuresMs / 1000).toFixed(2)} s + ${(r.trainMs / 1000).toFixed(2)} s = ${(r.totalMs / 1000).toFixed(2)} s |`);
+    }
+    results = { chromium: version, rows };
+  } else {
+    throw new Error(`unknown mode ${mode} (train, webcam)`);
+  }
+} finally {
+  await browser.close();
+  await server.close();
+}
+if (out) {
+  writeFileSync(out, JSON.stringify(results, null, 2));
+  console.log(`results: ${out}`);
+}
