@@ -32,11 +32,14 @@ pub fn pkg(ctx: &Ctx) -> Result {
     Ok(())
 }
 
-/// `wasm-pack test` of the façade in headless Chromium, on WebGPU (SwiftShader) and on the CPU.
+/// `wasm-pack test` of the façade in headless Chromium, on WebGPU (SwiftShader) and on the CPU, with the
+/// trunk's ImageNet check compiled in.
 pub fn browser_tests(ctx: &Ctx, golden: &str) -> Result {
     run(Command::new("wasm-pack")
         .current_dir(ctx.root.join("crates/cvm-wasm"))
-        .args(["test", "--headless", "--chrome", "--release"])
+        .args(["test", "--headless", "--chrome", "--release", "--", "--features", "imagenet-test"])
+        .env("CVM_ASSETS", assets::assets_dir(ctx))
+        .env("CVM_PHOTOS", ctx.data().join("foolbox"))
         .env("CHROMEDRIVER", CHROMEDRIVER)
         .env("WASM_BINDGEN_TEST_TIMEOUT", "1800")
         .env("CVM_GOLDEN_LOSSES", golden))
@@ -87,7 +90,12 @@ pub fn node_tests(ctx: &Ctx) -> Result {
 pub fn browser_bench(ctx: &Ctx, mode: &str, out: Option<&str>) -> Result {
     pkg(ctx)?;
     let bench = ctx.root.join("crates/cvm-bench/browser");
-    npm(&ctx.root.join("tests"), &["ci"])?;
+    // run.mjs shares the tests' browser plumbing (and its playwright-core); install it only when missing, so a
+    // benchmark never swaps packages under a running test.
+    let tests = ctx.root.join("tests");
+    if !tests.join("node_modules/playwright-core").is_dir() {
+        npm(&tests, &["ci"])?;
+    }
     npm(&bench, &["ci"])?;
     let mut cmd = Command::new("node");
     cmd.current_dir(&bench).args(["run.mjs", mode]).env("CVM_ASSETS", assets::assets_dir(ctx));

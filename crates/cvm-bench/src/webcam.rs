@@ -175,3 +175,31 @@ pub fn table(report: &Report) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[ignore = "needs the data cache and the student blob: run through `cargo xtask test`"]
+    fn scenario_runs_end_to_end_on_a_subset() {
+        let assets = std::path::PathBuf::from(std::env::var_os("CVM_ASSETS").expect("CVM_ASSETS is set by `cargo xtask test`"));
+        let dataset = crate::data::fashion_mnist(&crate::data::tests::data_dir().join("fashion-mnist")).unwrap();
+        let device = Device::flex().autodiff();
+        let trunk = Trunk::from_bytes(&std::fs::read(assets.join("student-efficientnet-lite0.safetensors")).unwrap(), &device).unwrap();
+        let concepts = Arc::new(ConceptSpace::from_bytes(&std::fs::read(assets.join("concepts-smollm2.safetensors")).unwrap()).unwrap());
+        let protocol = Protocol { seeds: vec![1], shots: 3, test_per_class: 2, steps: 3, latency_frames: 2, ..Protocol::quick() };
+        let mut lines = 0;
+        let report = run(&dataset, &trunk, &protocol, &concepts, &device, |_| lines += 1).unwrap();
+        assert!(report.latency.median_ms > 0.0 && report.latency.p90_ms >= report.latency.median_ms);
+        assert!(report.new_class.total_s >= report.new_class.features_s && report.new_class.train_s >= 0.0);
+        assert_eq!(report.few_shot.len(), METHODS.len());
+        for r in &report.few_shot {
+            assert_eq!(r.matrix.len(), 5);
+            assert!(r.matrix.iter().enumerate().all(|(i, row)| row.len() == 5 && row[i + 1..].iter().all(|&v| v == 0.0)));
+            assert!((0.0..=1.0).contains(&r.acc) && (0.0..=1.0).contains(&r.forgetting));
+        }
+        assert_eq!(lines, 2 + METHODS.len());
+        assert!(table(&report).contains("adapter-cvm"));
+    }
+}
