@@ -22,6 +22,7 @@ test("an app installs the package and learns two classes in the browser", { time
       const result = JSON.parse(await page.textContent("#result"));
       assert.equal(result.error, undefined, `${backend}: ${result.error}\n${log.join("\n")}`);
       assert.equal(result.backend, backend);
+      console.log(`npm consumer (${backend}): ${Math.round(result.accuracy * 20)}/20 fresh images right`);
       assert.ok(result.accuracy >= 0.9, `${backend}: accuracy ${result.accuracy}`);
       await page.close();
     }
