@@ -100,7 +100,8 @@ pub fn browser_bench(ctx: &Ctx, mode: &str, out: Option<&str>) -> Result {
     let mut cmd = Command::new("node");
     cmd.current_dir(&bench).args(["run.mjs", mode]).env("CVM_ASSETS", assets::assets_dir(ctx));
     if let Some(out) = out {
-        cmd.arg("--out").arg(std::path::absolute(out).map_err(|e| e.to_string())?);
+        // Relative to the workspace root, like the native benchmarks' outputs (cargo runs them there).
+        cmd.arg("--out").arg(ctx.root.join(out));
     }
     run(&mut cmd)
 }
