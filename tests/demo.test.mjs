@@ -1,6 +1,7 @@
 // End to end: the demo page in Chromium with a fake webcam. Three things are taught one after another (one
 // browser session per thing, each with its own clip), then each clip is shown again and must be recognised.
-// The state must survive every restart, and no request may leave the page's origin.
+// One recorded example is removed again. The state must survive every restart, and no request may leave the
+// page's origin.
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -38,6 +39,8 @@ function clip(dir, photo) {
 
 const FLAGS = ["--no-sandbox", "--enable-unsafe-webgpu", "--disable-dev-shm-usage", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"];
 
+const sessions = new Set(); // open browsers, closed even when a test fails
+
 async function open(profile, url, cameraArgs) {
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
@@ -45,6 +48,8 @@ async function open(profile, url, cameraArgs) {
     args: [...FLAGS, ...cameraArgs],
     viewport: { width: 1280, height: 1000 },
   });
+  sessions.add(context);
+  context.on("close", () => sessions.delete(context));
   const page = context.pages()[0] ?? (await context.newPage());
   const requests = [];
   page.on("request", (r) => requests.push(r.url()));
@@ -62,8 +67,9 @@ async function waitReady(page, log, { trained = false, timeout = 600_000 } = {})
       const text = document.querySelector('[data-testid="status"]').textContent;
       return trained ? text === "ready" : /^ready/.test(text);
     }, trained, { timeout })
-    .catch((e) => {
-      throw new Error(`${e.message}\nstatus: ${log.join("\n")}`);
+    .catch(async (e) => {
+      const status = await page.textContent('[data-testid="status"]').catch(() => "?");
+      throw new Error(`${e.message}\nstatus: ${status}\nconsole:\n${log.join("\n")}`);
     });
 }
 
@@ -79,6 +85,7 @@ for (const backend of backends) {
     const origin = (u) => u.startsWith(server.url) || u.startsWith("data:") || u.startsWith("blob:");
     try {
       // Teach, one session per thing.
+      const kept = {}; // examples per class after teaching
       for (const [k, thing] of THINGS.entries()) {
         const s = await open(profile, url, camera(clips[k]));
         await waitReady(s.page, s.log);
@@ -92,8 +99,21 @@ for (const backend of backends) {
         await s.page.waitForTimeout(2000);
         await s.page.mouse.up();
         await waitReady(s.page, s.log, { trained: true });
-        const count = Number(await s.page.textContent(`[data-class="${thing.name}"] [data-testid="sample-count"]`));
+        const countOf = async () => Number(await s.page.textContent(`[data-class="${thing.name}"] [data-testid="sample-count"]`));
+        const count = await countOf();
         assert.ok(count >= 8, `${thing.name}: only ${count} examples recorded`);
+        if (k === 0) {
+          // Take one recorded example back out: the count and the thumbnails drop by one.
+          const removers = s.page.locator(`[data-class="${thing.name}"] [data-testid="remove-sample"]`);
+          const thumbs = await removers.count();
+          await removers.first().click();
+          await s.page
+            .waitForFunction(([name, n]) => Number(document.querySelector(`[data-class="${name}"] [data-testid="sample-count"]`).textContent) === n, [thing.name, count - 1])
+            .catch(async (e) => assert.fail(`${e.message}\nstatus: ${await s.page.textContent('[data-testid="status"]')}\n${s.log.join("\n")}`));
+          assert.equal(await removers.count(), thumbs - 1);
+          await s.page.waitForFunction(() => /removed/.test(document.querySelector('[data-testid="status"]').textContent)); // saved
+        }
+        kept[thing.name] = await countOf();
         assert.deepEqual(s.requests.filter((u) => !origin(u)), [], "requests left the origin");
         await s.context.close();
       }
@@ -104,6 +124,9 @@ for (const backend of backends) {
         const s = await open(profile, url, camera(clips[k]));
         await waitReady(s.page, s.log);
         assert.equal(await s.page.locator('[data-testid="class-card"]').count(), 3);
+        for (const [name, n] of Object.entries(kept)) {
+          assert.equal(Number(await s.page.textContent(`[data-class="${name}"] [data-testid="sample-count"]`)), n, `${name}: examples after reload`);
+        }
         // The first prediction of the camera stream has arrived when the confidence bars exist.
         await s.page.waitForSelector("#bars li", { timeout: 300_000 });
         for (let i = 0; i < 12; i++) {
@@ -120,6 +143,7 @@ for (const backend of backends) {
       console.log(`demo (${backend}): ${correct}/${total} held-out camera frames recognised (${(100 * accuracy).toFixed(0)}%)`);
       assert.ok(accuracy >= 0.8, `accuracy ${accuracy}`);
     } finally {
+      await Promise.all([...sessions].map((c) => c.close()));
       await server.close();
     }
   });
@@ -139,6 +163,7 @@ test("with the camera denied the page explains, and uploads still teach", { time
     await s.page.waitForFunction(() => Number(document.querySelector('[data-class="strawberry"] [data-testid="sample-count"]')?.textContent) >= 1, null, { timeout: 300_000 });
     await s.context.close();
   } finally {
+    await Promise.all([...sessions].map((c) => c.close()));
     await server.close();
   }
 });

@@ -9,13 +9,14 @@ const RECORD_FPS = 8;
 const MAX_THUMBS = 24;
 
 const state = {
-  classes: [], // { label, examples }
-  thumbs: new Map(), // label → [data URL]
+  classes: [], // { label, examples, ids }: ids of the examples the learner holds
+  thumbs: new Map(), // label → [{ id, url }]: thumbnails of examples, removable one by one
   heldOut: new Map(), // label → [ImageBitmap] (not trained on)
   history: [], // after each training: { label → accuracy }
   losses: [],
   ready: false,
   busy: false,
+  recording: false,
   cameraOn: false,
   map: null,
 };
@@ -54,6 +55,7 @@ function settings() {
   };
 }
 function readyStatus() {
+  if (state.recording || state.busy) return; // those report their own progress
   const trained = state.classes.some((c) => c.examples > 0);
   setStatus(state.classes.length === 0 ? "ready: add a class" : trained ? "ready" : "ready: record examples");
 }
@@ -98,6 +100,16 @@ function thumbnail(bitmap) {
 }
 
 // ---------- classes ----------
+/** Takes in the worker's view of the classes and drops thumbnails of examples the learner no longer holds. */
+function setClasses(classes) {
+  state.classes = classes;
+  for (const c of classes) {
+    const held = new Set(c.ids);
+    const thumbs = (state.thumbs.get(c.label) ?? []).filter((t) => held.has(t.id));
+    state.thumbs.set(c.label, thumbs);
+  }
+  for (const label of state.thumbs.keys()) if (!classes.some((c) => c.label === label)) state.thumbs.delete(label);
+}
 function renderClasses() {
   const list = $("classes");
   list.replaceChildren(
@@ -112,22 +124,19 @@ function renderClasses() {
         <h3><span>${escape(c.label)}</span><span><span data-testid="sample-count">${c.examples}</span> examples</span></h3>
         <div class="actions">
           <button type="button" class="record" data-testid="record" aria-pressed="false" title="Hold to record (or hold Space)">Hold to record</button>
-          <label class="button secondary">Upload <input type="file" accept="image/*" multiple hidden></label>
+          <label class="button secondary">Upload <input type="file" accept="image/*" multiple></label>
           <button type="button" class="secondary delete" aria-label="Delete class ${escape(c.label)}">Delete</button>
         </div>
         <div class="thumbs" aria-label="Recorded examples of ${escape(c.label)}"></div>`;
       const strip = li.querySelector(".thumbs");
-      thumbs.forEach((url, i) => {
+      thumbs.forEach(({ id, url }, i) => {
         const b = document.createElement("button");
         b.type = "button";
-        b.title = "Remove this thumbnail";
-        b.setAttribute("aria-label", `Remove thumbnail ${i + 1} of ${c.label}`);
+        b.dataset.testid = "remove-sample";
+        b.title = "Remove this example";
+        b.setAttribute("aria-label", `Remove example ${i + 1} of ${c.label}`);
         b.innerHTML = `<img alt="" src="${url}">`;
-        b.onclick = () => {
-          thumbs.splice(i, 1);
-          renderClasses();
-          persistThumbs();
-        };
+        b.onclick = () => removeExample(id);
         strip.append(b);
       });
       wireRecord(li.querySelector(".record"), c.label);
@@ -157,7 +166,7 @@ async function addClass(name) {
   message.hidden = true;
   try {
     const described = await call("addClass", { name });
-    state.classes = described.classes;
+    setClasses(described.classes);
     $("concept").value = "";
     renderClasses();
     await persist();
@@ -180,34 +189,60 @@ async function addClass(name) {
 async function removeClass(label) {
   if (!confirm(`Delete “${label}” and its examples?`)) return;
   const described = await call("removeClass", { label });
-  state.classes = described.classes;
-  state.thumbs.delete(label);
+  setClasses(described.classes);
   state.heldOut.delete(label);
   renderClasses();
   await refreshMap();
   await persist();
 }
 
-/** Press-and-hold recording (pointer, or Space/Enter held while the button has focus). */
+/** Takes one example back out of the learner (and its thumbnail off the card). */
+async function removeExample(id) {
+  try {
+    const described = await call("removeExample", { example: id });
+    setClasses(described.classes);
+    renderClasses();
+    await persist();
+    setStatus("example removed: it is no longer trained on; the model lets go of it as it trains on");
+  } catch (error) {
+    setStatus(`could not remove the example: ${error.message}`);
+  }
+}
+
+/**
+ * Press-and-hold recording (pointer, or Space/Enter held while the button has focus). Each frame goes to the
+ * learner as it is recorded, so its features are ready by the time the button is released; training follows.
+ */
 function wireRecord(button, label) {
   let timer = null;
-  let frames = [];
+  let adds = [];
+  let recorded = 0;
   const start = () => {
     if (timer || !state.cameraOn || state.busy) return;
     button.setAttribute("aria-pressed", "true");
-    frames = [];
-    timer = setInterval(() => frames.push(frame()), 1000 / RECORD_FPS);
+    setStatus("recording…");
+    state.recording = true;
+    adds = [];
+    recorded = 0;
+    timer = setInterval(() => adds.push(addFrames(label, [frame()], recorded++)), 1000 / RECORD_FPS);
   };
   const stop = async () => {
     if (!timer) return;
     clearInterval(timer);
     timer = null;
     button.setAttribute("aria-pressed", "false");
-    if (frames.length) await addFrames(label, frames, true);
+    setStatus("adding the last examples…");
+    const added = await Promise.all(adds);
+    state.recording = false;
+    renderClasses();
+    if (added.some(Boolean)) await train();
   };
-  button.addEventListener("pointerdown", start);
-  button.addEventListener("pointerup", stop);
-  button.addEventListener("pointerleave", stop);
+  // The button keeps the pointer while it is held, so sliding off it does not cut the recording short.
+  button.addEventListener("pointerdown", (e) => {
+    button.setPointerCapture(e.pointerId);
+    start();
+  });
+  for (const end of ["pointerup", "pointercancel", "lostpointercapture"]) button.addEventListener(end, stop);
   button.addEventListener("keydown", (e) => {
     if ((e.key === " " || e.key === "Enter") && !e.repeat) {
       e.preventDefault();
@@ -228,26 +263,36 @@ async function addFiles(label, files) {
       setStatus(`${file.name} is not an image this browser can read`);
     }
   }
-  if (frames.length) await addFrames(label, frames, true);
+  if (frames.length && (await addFrames(label, frames, 0))) {
+    renderClasses();
+    await train();
+  }
 }
 
-/** Sends frames to the learner (keeping every 5th aside for evaluation), then trains. */
-async function addFrames(label, frames, trainAfter) {
-  const thumbs = state.thumbs.get(label) ?? [];
+/**
+ * Sends frames to the learner, keeping every 5th (counting from `index`) aside for evaluation; resolves with
+ * whether any example was added. Thumbnails carry the examples' ids, so each can be removed again.
+ */
+async function addFrames(label, frames, index) {
   const heldOut = state.heldOut.get(label) ?? [];
   const training = [];
-  frames.forEach((f, i) => {
-    if (thumbs.length < MAX_THUMBS) thumbs.push(thumbnail(f));
-    if (i % HOLD_OUT_EVERY === HOLD_OUT_EVERY - 1) heldOut.push(f);
-    else training.push(f);
-  });
-  state.thumbs.set(label, thumbs);
+  frames.forEach((f, i) => ((index + i) % HOLD_OUT_EVERY === HOLD_OUT_EVERY - 1 ? heldOut : training).push(f));
   state.heldOut.set(label, heldOut);
-  setStatus(`adding ${training.length} examples…`);
-  const described = await call("addExamples", { label, frames: training }, training);
-  state.classes = described.classes;
-  renderClasses();
-  if (trainAfter) await train();
+  if (!training.length) return false;
+  const urls = training.map(thumbnail);
+  try {
+    const described = await call("addExamples", { label, frames: training }, training);
+    const thumbs = state.thumbs.get(label) ?? [];
+    described.ids.forEach((id, i) => thumbs.length < MAX_THUMBS && thumbs.push({ id, url: urls[i] }));
+    state.thumbs.set(label, thumbs);
+    setClasses(described.classes);
+    const count = document.querySelector(`[data-class="${CSS.escape(label)}"] [data-testid="sample-count"]`);
+    if (count) count.textContent = described.classes.find((c) => c.label === label)?.examples ?? count.textContent;
+    return true;
+  } catch (error) {
+    setStatus(`could not add the examples: ${error.message}`);
+    return false;
+  }
 }
 
 // ---------- training ----------
@@ -261,7 +306,7 @@ async function train() {
   try {
     const steps = Math.max(1, Math.min(2000, Number($("steps").value) || 60));
     const result = await call("train", { steps });
-    state.classes = result.classes;
+    setClasses(result.classes);
     // Held-out frames are copied to the worker (not transferred): they are measured again after every class.
     const accuracy = await call("evaluate", { sets: [...state.heldOut].map(([label, frames]) => ({ label, frames })) });
     state.history.push(accuracy);
@@ -296,7 +341,7 @@ let lastAnnounce = 0;
 let frames = 0;
 let fpsSince = performance.now();
 async function recognise() {
-  if (state.ready && state.cameraOn && !state.busy && state.classes.some((c) => c.examples > 0) && video.readyState >= 2) {
+  if (state.ready && state.cameraOn && !state.busy && !state.recording && state.classes.some((c) => c.examples > 0) && video.readyState >= 2) {
     try {
       const current = frame();
       const { prediction, looksLike } = await call("predict", { frame: current, rank: 5 }, [current]);
@@ -415,14 +460,11 @@ async function persist() {
   try {
     const bytes = await call("save");
     await set("snapshot", bytes);
-    await persistThumbs();
+    await set("thumbs", [...state.thumbs]);
     await set("history", state.history);
   } catch (error) {
     setStatus(`could not save (${error.message}); your work is still here — export it to keep it`);
   }
-}
-async function persistThumbs() {
-  await set("thumbs", [...state.thumbs]);
 }
 
 // ---------- export / import / reset ----------
@@ -439,8 +481,8 @@ $("import").onchange = async (e) => {
   if (!file) return;
   try {
     const described = await call("load", { bytes: new Uint8Array(await file.arrayBuffer()) });
-    state.classes = described.classes;
     state.thumbs.clear();
+    setClasses(described.classes);
     state.heldOut.clear();
     state.history = [];
     renderClasses();
@@ -455,8 +497,9 @@ $("reset").onclick = async () => {
   if (!confirm("Forget every class and example?")) return;
   await Promise.all([del("snapshot"), del("thumbs"), del("history")]);
   const described = await call("reset", { backend: $("backend-choice").value, settings: settings() });
-  Object.assign(state, { classes: described.classes, history: [], losses: [] });
+  Object.assign(state, { history: [], losses: [] });
   state.thumbs.clear();
+  setClasses(described.classes);
   state.heldOut.clear();
   setBackend(described.backend);
   renderClasses();
@@ -483,8 +526,8 @@ async function main() {
   const snapshot = await get("snapshot").catch(() => undefined);
   const described = await call("init", { backend, settings: settings(), snapshot });
   if (described.snapshotError) setStatus(`the saved state could not be restored (${described.snapshotError}); starting fresh`);
-  state.classes = described.classes;
   state.thumbs = new Map((await get("thumbs").catch(() => [])) ?? []);
+  setClasses(described.classes);
   state.history = (await get("history").catch(() => [])) ?? [];
   setBackend(described.backend);
   const vocabulary = await call("vocabulary");

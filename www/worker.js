@@ -19,8 +19,9 @@ async function open(backend, settings, snapshot) {
   return describe();
 }
 
+/** Backend and classes, each with the ids of the examples the learner still holds. */
 function describe() {
-  return { backend: learner.backend, classes: learner.classes() };
+  return { backend: learner.backend, classes: learner.classes().map((c) => ({ ...c, ids: learner.examples(c.label) })) };
 }
 
 /** Runs `work`; if WebGPU fails underneath it, reopens the last good state on the CPU and retries once. */
@@ -59,9 +60,14 @@ const ops = {
   },
   addExamples: ({ label, frames }) =>
     guarded(async () => {
-      for (const frame of frames) await learner.addExample(label, frame);
-      return describe();
+      const ids = [];
+      for (const frame of frames) ids.push(await learner.addExample(label, frame));
+      return { ids, ...describe() };
     }),
+  removeExample: ({ example }) => {
+    learner.removeExample(example);
+    return describe();
+  },
   train: ({ steps }) =>
     guarded(async () => {
       const report = await learner.train({ steps, reportEvery: 5, onProgress: (r) => postMessage({ event: "progress", report: r, steps }) });

@@ -12,6 +12,7 @@ const STUDENT = "/assets/student-efficientnet-lite0.safetensors";
 const SIDE = 32;
 const BATCH = 32;
 const DIM = 576;
+const RECORD_FPS = 8; // the demo page's recording rate
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
@@ -106,7 +107,10 @@ async function tfjsTrainStep(backend, warmup, steps) {
   return { backend: tf.getBackend(), times: times.slice(warmup) };
 }
 
-/** The demo's scenario: 5 classes known, a sixth taught from `shots` frames and `steps` steps; then frame latency. */
+/**
+ * The demo's scenario: 5 classes known, then a sixth from `shots` frames arriving at the page's recording rate
+ * (8 frames/s), each added as it arrives, and `steps` steps; then frame latency.
+ */
 async function webcam(backend, shots, steps, frames) {
   await init();
   const learner = await Learner.create({ concepts: CONCEPTS, student: STUDENT, backend });
@@ -119,18 +123,27 @@ async function webcam(backend, shots, steps, frames) {
     await learner.train({ steps });
   }
   learner.addClass("apple");
+  const period = 1000 / RECORD_FPS;
   const started = performance.now();
-  for (let i = 0; i < shots; i++) await learner.addExample("apple", frame(900 + i), side, side);
-  const featuresMs = performance.now() - started;
+  let featuresMs = 0;
+  for (let i = 0; i < shots; i++) {
+    const wait = started + i * period - performance.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    const t = performance.now();
+    await learner.addExample("apple", frame(900 + i), side, side);
+    featuresMs += performance.now() - t;
+  }
+  const lastFrame = started + (shots - 1) * period;
+  const added = performance.now();
   await learner.train({ steps });
-  const totalMs = performance.now() - started;
+  const trained = performance.now();
   const times = [];
   for (let i = 0; i < frames + 2; i++) {
     const t = performance.now();
     await learner.predict(frame(5000 + i), side, side);
     if (i >= 2) times.push(performance.now() - t);
   }
-  const result = { backend: learner.backend, shots, steps, featuresMs, trainMs: totalMs - featuresMs, totalMs, frameMs: median(times), frameTimes: times };
+  const result = { backend: learner.backend, shots, steps, recordFps: RECORD_FPS, featuresMs, backlogMs: added - lastFrame, trainMs: trained - added, afterLastMs: trained - lastFrame, frameMs: median(times), frameTimes: times };
   learner.free();
   return result;
 }

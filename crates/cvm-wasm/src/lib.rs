@@ -315,7 +315,8 @@ impl Learner {
         Ok(inner.learner.remove_class(index)?)
     }
 
-    /// Stores one example of a class for the next `train` (with a pretrained student, its trunk features).
+    /// Stores one example of a class for the next `train` (with a pretrained student, its trunk features);
+    /// resolves with the example's id, for `removeExample`.
     #[wasm_bindgen(js_name = addExample)]
     pub async fn add_example(
         &self,
@@ -323,13 +324,31 @@ impl Learner {
         #[wasm_bindgen(unchecked_param_type = "ImageSource")] image: JsValue,
         width: Option<u32>,
         height: Option<u32>,
-    ) -> Result<()> {
+    ) -> Result<u32> {
         let inner = self.inner.clone();
         let mut inner = inner.try_borrow_mut().map_err(|_| busy())?;
         let index = Self::class_by_label(&inner.learner, &label)?;
         let inner = &mut *inner;
         let view = inner.frames.view(&image, width, height, inner.side())?;
         Ok(inner.learner.add_example(index, view).await?)
+    }
+
+    /// Takes one example back out (it is never trained on or replayed again); `false` if the learner no longer
+    /// held it. What training already learnt from it fades with later training.
+    #[wasm_bindgen(js_name = removeExample)]
+    pub fn remove_example(&self, id: f64) -> Result<bool> {
+        if !(id >= 0.0 && id <= u32::MAX as f64 && id.fract() == 0.0) {
+            return Err(Error::msg(format!("an example id is a whole number from addExample, not {id}")));
+        }
+        Ok(self.borrow()?.learner.remove_example(id as u32))
+    }
+
+    /// Ids of the examples of a class the learner holds (not yet trained on, or kept in its replay memory).
+    #[wasm_bindgen(unchecked_return_type = "number[]")]
+    pub fn examples(&self, #[wasm_bindgen(unchecked_param_type = "string | number")] label: JsValue) -> Result<JsValue> {
+        let inner = self.borrow()?;
+        let index = Self::class_by_label(&inner.learner, &label)?;
+        to_js(&inner.learner.example_ids(index))
     }
 
     /// Trains on the new examples plus replay; resolves with the losses and batch accuracy.

@@ -168,3 +168,33 @@ async fn bad_input_rejects_with_errors_and_the_learner_survives() {
     let report = learner.train(Some(train_options(2))).await.unwrap();
     assert_eq!(field(&report, "steps").as_f64(), Some(2.0));
 }
+
+fn ids(learner: &Learner, label: &str) -> Vec<u32> {
+    serde_wasm_bindgen::from_value(learner.examples(label.into()).unwrap()).unwrap()
+}
+
+#[wasm_bindgen_test]
+async fn single_examples_are_removed_by_id() {
+    let learner = learner("cpu").await;
+    learner.add_class("cat").unwrap();
+    let mut rng = StdRng::seed_from_u64(2);
+    let mut added = Vec::new();
+    for _ in 0..3 {
+        added.push(learner.add_example("cat".into(), frame(0, &mut rng), Some(SIDE), Some(SIDE)).await.unwrap());
+    }
+    assert_eq!(ids(&learner, "cat"), added);
+    assert!(learner.remove_example(added[1] as f64).unwrap());
+    assert!(!learner.remove_example(added[1] as f64).unwrap(), "removed twice");
+    for bad in [f64::NAN, -1.0, 0.5] {
+        let err = message(learner.remove_example(bad).err().unwrap().into());
+        assert!(err.contains("example id"), "{err}");
+    }
+    assert_eq!(ids(&learner, "cat"), vec![added[0], added[2]], "a bad id removed nothing");
+    learner.train(Some(train_options(2))).await.unwrap();
+    assert!(learner.remove_example(added[0] as f64).unwrap(), "trained examples come out of the memory");
+    assert_eq!(ids(&learner, "cat"), vec![added[2]]);
+    let classes: js_sys::Array = learner.classes().unwrap().unchecked_into();
+    assert_eq!(field(&classes.get(0), "examples").as_f64(), Some(1.0));
+    let err = message(learner.examples("dog".into()).err().unwrap().into());
+    assert!(err.contains("no class named \"dog\""), "{err}");
+}

@@ -2,8 +2,9 @@
 //!
 //! Examples added since the last [`Learner::train`] form the current experience; training draws each batch
 //! from it (shuffled, without replacement) plus an equal share from the replay memory, then offers the
-//! experience to the memory and clears it. Every readback is async and batched, so the same code runs on
-//! WebGPU in a page; natively, block on the futures.
+//! experience to the memory and clears it. Every example gets an id, by which it can be removed again (from the
+//! experience or the memory). Every readback is async and batched, so the same code runs on WebGPU in a page;
+//! natively, block on the futures.
 
 use std::sync::Arc;
 
@@ -117,6 +118,21 @@ impl Prediction {
 pub(crate) struct Pending {
     pub data: Vec<f32>,
     pub labels: Vec<u32>,
+    pub ids: Vec<u32>,
+}
+
+impl Pending {
+    /// Keeps the samples for which `keep(label, id)` holds, relabelled by `relabel`.
+    fn retain(&mut self, len: usize, keep: impl Fn(u32, u32) -> bool, relabel: impl Fn(u32) -> u32) {
+        let old = std::mem::take(self);
+        for ((sample, &label), &id) in old.data.chunks_exact(len).zip(&old.labels).zip(&old.ids) {
+            if keep(label, id) {
+                self.data.extend_from_slice(sample);
+                self.labels.push(relabel(label));
+                self.ids.push(id);
+            }
+        }
+    }
 }
 
 /// Continual visual mapping learner.
@@ -136,6 +152,8 @@ pub struct Learner {
     pub(crate) pending: Pending,
     /// Random decisions taken by training (position in the RNG stream; part of the state).
     pub(crate) train_events: u64,
+    /// Id of the next example added (part of the state).
+    pub(crate) next_example: u32,
     preprocessor: Preprocessor,
     /// Reused buffer of preprocessed images.
     scratch: Vec<f32>,
@@ -208,6 +226,7 @@ impl Learner {
             anchors: None,
             pending: Pending::default(),
             train_events: 0,
+            next_example: 0,
             config,
             concepts,
             device,
@@ -284,16 +303,9 @@ impl Learner {
             return Err(CvmError::arg(format!("class index {index} out of range (have {})", self.classes.len())));
         }
         self.classes.remove(index);
-        self.memory.remove_class(index as u32);
-        let len = self.config.student.sample_len();
-        let mut kept = Pending::default();
-        for (i, &l) in self.pending.labels.iter().enumerate() {
-            if l as usize != index {
-                kept.labels.push(if l as usize > index { l - 1 } else { l });
-                kept.data.extend_from_slice(&self.pending.data[i * len..][..len]);
-            }
-        }
-        self.pending = kept;
+        let label = index as u32;
+        self.memory.remove_class(label);
+        self.pending.retain(self.config.student.sample_len(), |l, _| l != label, |l| if l > label { l - 1 } else { l });
         if let Some(head) = self.head.take() {
             // Drop the removed column: keep the others in order.
             let [dim, cap] = head.weight.dims();
@@ -334,14 +346,19 @@ impl Learner {
     }
 
     /// Stores examples of class `class` for the next training round: preprocessed pixels, or (with a trunk)
-    /// the trunk's features, computed once here and read back in one batch.
-    pub async fn add_examples(&mut self, class: usize, images: &[ImageView<'_>]) -> Result<()> {
+    /// the trunk's features, computed once here and read back in one batch. Returns the examples' ids.
+    pub async fn add_examples(&mut self, class: usize, images: &[ImageView<'_>]) -> Result<Vec<u32>> {
         if class >= self.classes.len() {
             return Err(CvmError::arg(format!("class index {class} out of range (have {})", self.classes.len())));
         }
         if images.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
+        let first = self.next_example;
+        let ids: Vec<u32> = (0..images.len() as u32)
+            .map(|i| first.checked_add(i))
+            .collect::<Option<_>>()
+            .ok_or_else(|| CvmError::arg("this learner has used up its example ids: export it and start a new one"))?;
         let data = if self.trunk.is_some() {
             to_f32(self.samples(images)?.into_data_async().await?)?
         } else {
@@ -352,6 +369,8 @@ impl Learner {
         if finite {
             self.pending.data.extend_from_slice(&data);
             self.pending.labels.extend(std::iter::repeat_n(class as u32, images.len()));
+            self.pending.ids.extend_from_slice(&ids);
+            self.next_example = first + images.len() as u32;
         }
         if self.trunk.is_none() {
             self.scratch = data;
@@ -359,11 +378,29 @@ impl Learner {
         if !finite {
             return Err(CvmError::InvalidImage("the image gives non-finite values".into()));
         }
-        Ok(())
+        Ok(ids)
     }
 
-    pub async fn add_example(&mut self, class: usize, image: ImageView<'_>) -> Result<()> {
-        self.add_examples(class, &[image]).await
+    /// [`Learner::add_examples`] for one image; returns its id.
+    pub async fn add_example(&mut self, class: usize, image: ImageView<'_>) -> Result<u32> {
+        Ok(self.add_examples(class, &[image]).await?[0])
+    }
+
+    /// Ids of the examples of `class` the learner still holds (not yet trained on, then in replay memory).
+    pub fn example_ids(&self, class: usize) -> Vec<u32> {
+        let class = class as u32;
+        let pending = self.pending.labels.iter().zip(&self.pending.ids);
+        let stored = self.memory.labels().iter().zip(self.memory.ids());
+        pending.chain(stored).filter(|(l, _)| **l == class).map(|(_, &id)| id).collect()
+    }
+
+    /// Removes example `id` from the learner's data, so it is never trained on or replayed again; returns
+    /// whether the learner still held it (the replay memory may already have let it go). What earlier
+    /// training learnt from it stays in the weights until later training moves them.
+    pub fn remove_example(&mut self, id: u32) -> bool {
+        let before = self.pending.ids.len();
+        self.pending.retain(self.config.student.sample_len(), |_, i| i != id, |l| l);
+        self.pending.ids.len() < before || self.memory.remove(id)
     }
 
     fn rng(&mut self) -> StdRng {
@@ -435,8 +472,8 @@ impl Learner {
             }
         }
         let pending = std::mem::take(&mut self.pending);
-        for (sample, &label) in pending.data.chunks_exact(len).zip(&pending.labels) {
-            self.memory.insert(sample, label)?;
+        for ((sample, &label), &id) in pending.data.chunks_exact(len).zip(&pending.labels).zip(&pending.ids) {
+            self.memory.insert(sample, label, id)?;
         }
         Ok(report)
     }

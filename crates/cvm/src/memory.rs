@@ -4,7 +4,8 @@
 //! enters (evicting a random sample of the largest class when the memory is full); a sample of a class at or
 //! above its share replaces one of its own class's samples with reservoir probability `share / seen`. Random
 //! decisions come from `(seed, event counter)`, so the memory is deterministic under a seed and its whole
-//! state is data (it survives a snapshot).
+//! state is data (it survives a snapshot). Every sample carries the id of the example it came from, so a single
+//! example can be taken back out.
 
 use rand::{RngExt, SeedableRng, rngs::StdRng};
 
@@ -21,13 +22,15 @@ pub struct ReplayMemory {
     /// Samples, `len × sample_len`.
     data: Vec<f32>,
     labels: Vec<u32>,
+    /// Example id of each stored sample.
+    ids: Vec<u32>,
     /// Stream samples observed per class.
     seen: Vec<u64>,
 }
 
 impl ReplayMemory {
     pub fn new(budget: usize, sample_len: usize, seed: u64) -> Self {
-        Self { budget, sample_len, seed, events: 0, data: Vec::new(), labels: Vec::new(), seen: Vec::new() }
+        Self { budget, sample_len, seed, events: 0, data: Vec::new(), labels: Vec::new(), ids: Vec::new(), seen: Vec::new() }
     }
 
     pub fn budget(&self) -> usize {
@@ -55,6 +58,11 @@ impl ReplayMemory {
         &self.labels
     }
 
+    /// Example id of each stored sample.
+    pub fn ids(&self) -> &[u32] {
+        &self.ids
+    }
+
     /// Stored samples per class.
     pub fn class_counts(&self) -> Vec<usize> {
         let mut counts = vec![0; self.seen.len()];
@@ -67,8 +75,8 @@ impl ReplayMemory {
         StdRng::seed_from_u64(self.seed ^ self.events.wrapping_mul(0x9E37_79B9_7F4A_7C15))
     }
 
-    /// Offers one stream sample of class `label`; returns whether it was stored.
-    pub fn insert(&mut self, sample: &[f32], label: u32) -> Result<bool> {
+    /// Offers one stream sample of class `label` (example `id`); returns whether it was stored.
+    pub fn insert(&mut self, sample: &[f32], label: u32, id: u32) -> Result<bool> {
         if sample.len() != self.sample_len {
             return Err(CvmError::arg(format!("sample has {} values, memory holds {}", sample.len(), self.sample_len)));
         }
@@ -82,6 +90,7 @@ impl ReplayMemory {
         }
         if self.len() < self.budget {
             self.labels.push(label);
+            self.ids.push(id);
             self.data.extend_from_slice(sample);
             return Ok(true);
         }
@@ -100,6 +109,7 @@ impl ReplayMemory {
         Ok(match slot {
             Some(i) => {
                 self.labels[i] = label;
+                self.ids[i] = id;
                 self.data[i * self.sample_len..][..self.sample_len].copy_from_slice(sample);
                 true
             }
@@ -113,21 +123,35 @@ impl ReplayMemory {
 
     /// Forgets every sample of `label` and relabels classes above it down by one (after a class is deleted).
     pub fn remove_class(&mut self, label: u32) {
-        let mut keep = 0;
-        for i in 0..self.labels.len() {
-            let l = self.labels[i];
-            if l == label {
-                continue;
-            }
-            self.labels[keep] = if l > label { l - 1 } else { l };
-            self.data.copy_within(i * self.sample_len..(i + 1) * self.sample_len, keep * self.sample_len);
-            keep += 1;
-        }
-        self.labels.truncate(keep);
-        self.data.truncate(keep * self.sample_len);
+        self.retain(|l, _| l != label);
+        self.labels.iter_mut().filter(|l| **l > label).for_each(|l| *l -= 1);
         if (label as usize) < self.seen.len() {
             self.seen.remove(label as usize);
         }
+    }
+
+    /// Forgets the sample of example `id`; returns whether it was stored.
+    pub fn remove(&mut self, id: u32) -> bool {
+        let before = self.len();
+        self.retain(|_, i| i != id);
+        self.len() < before
+    }
+
+    /// Keeps the samples for which `keep(label, id)` holds, in order.
+    fn retain(&mut self, keep: impl Fn(u32, u32) -> bool) {
+        let mut kept = 0;
+        for i in 0..self.labels.len() {
+            if !keep(self.labels[i], self.ids[i]) {
+                continue;
+            }
+            self.labels[kept] = self.labels[i];
+            self.ids[kept] = self.ids[i];
+            self.data.copy_within(i * self.sample_len..(i + 1) * self.sample_len, kept * self.sample_len);
+            kept += 1;
+        }
+        self.labels.truncate(kept);
+        self.ids.truncate(kept);
+        self.data.truncate(kept * self.sample_len);
     }
 
     /// Draws up to `n` distinct stored indices, deterministic under the seed.
@@ -137,20 +161,21 @@ impl ReplayMemory {
         rand::seq::index::sample(&mut self.rng(), len, n).into_vec()
     }
 
-    /// Raw parts for snapshots: `(seed, events, data, labels, seen)`.
-    pub fn parts(&self) -> (u64, u64, &[f32], &[u32], &[u64]) {
-        (self.seed, self.events, &self.data, &self.labels, &self.seen)
+    /// Raw parts for snapshots: `(seed, events, data, labels, ids, seen)`.
+    pub fn parts(&self) -> (u64, u64, &[f32], &[u32], &[u32], &[u64]) {
+        (self.seed, self.events, &self.data, &self.labels, &self.ids, &self.seen)
     }
 
     /// Rebuilds from [`ReplayMemory::parts`], validating consistency.
-    pub fn from_parts(budget: usize, sample_len: usize, seed: u64, events: u64, data: Vec<f32>, labels: Vec<u32>, seen: Vec<u64>) -> Result<Self> {
-        if data.len() != labels.len() * sample_len || labels.len() > budget {
+    #[allow(clippy::too_many_arguments)]
+    pub fn from_parts(budget: usize, sample_len: usize, seed: u64, events: u64, data: Vec<f32>, labels: Vec<u32>, ids: Vec<u32>, seen: Vec<u64>) -> Result<Self> {
+        if data.len() != labels.len() * sample_len || ids.len() != labels.len() || labels.len() > budget {
             return Err(CvmError::arg("replay memory parts are inconsistent"));
         }
         if labels.iter().any(|&l| l as usize >= seen.len()) {
             return Err(CvmError::arg("replay memory holds a label of an unknown class"));
         }
-        Ok(Self { budget, sample_len, seed, events, data, labels, seen })
+        Ok(Self { budget, sample_len, seed, events, data, labels, ids, seen })
     }
 }
 
@@ -161,7 +186,7 @@ mod tests {
     fn stream(memory: &mut ReplayMemory, classes: std::ops::Range<u32>, per_class: usize) {
         for c in classes {
             for i in 0..per_class {
-                memory.insert(&[c as f32, i as f32], c).unwrap();
+                memory.insert(&[c as f32, i as f32], c, c * 1000 + i as u32).unwrap();
             }
         }
     }
@@ -173,7 +198,7 @@ mod tests {
             let mut offered = 0;
             for c in 0..10u32 {
                 for i in 0..(50 + 13 * c as usize) {
-                    memory.insert(&[c as f32, i as f32], c).unwrap();
+                    memory.insert(&[c as f32, i as f32], c, c * 1000 + i as u32).unwrap();
                     offered += 1;
                     assert!(memory.len() <= budget);
                 }
@@ -186,10 +211,11 @@ mod tests {
                 }
                 assert_eq!(memory.len(), budget.min(offered));
             }
-            // Every stored sample's payload matches its label.
+            // Every stored sample's payload matches its label and its example id.
             for i in 0..memory.len() {
                 let (s, l) = memory.get(i);
                 assert_eq!(s[0], l as f32);
+                assert_eq!(memory.ids()[i], l * 1000 + s[1] as u32);
             }
         }
     }
@@ -225,6 +251,19 @@ mod tests {
         m.remove_class(1);
         assert_eq!(m.class_counts(), vec![10, 10]);
         assert!((0..m.len()).all(|i| { let (s, l) = m.get(i); (s[0] as u32) == if l == 0 { 0 } else { 2 } }));
+        assert!((0..m.len()).all(|i| m.ids()[i] == m.get(i).0[0] as u32 * 1000 + m.get(i).0[1] as u32));
+    }
+
+    #[test]
+    fn remove_takes_out_exactly_one_example() {
+        let mut m = ReplayMemory::new(30, 2, 0);
+        stream(&mut m, 0..3, 10);
+        assert!(m.remove(1004));
+        assert!(!m.remove(1004), "already gone");
+        assert!(!m.remove(77), "never stored");
+        assert_eq!(m.class_counts(), vec![10, 9, 10]);
+        assert!(!m.ids().contains(&1004));
+        assert!((0..m.len()).all(|i| m.ids()[i] == m.get(i).0[0] as u32 * 1000 + m.get(i).0[1] as u32));
     }
 
     #[test]
@@ -237,6 +276,6 @@ mod tests {
 
     #[test]
     fn wrong_sample_length_is_an_error() {
-        assert!(ReplayMemory::new(4, 3, 0).insert(&[1.0], 0).is_err());
+        assert!(ReplayMemory::new(4, 3, 0).insert(&[1.0], 0, 0).is_err());
     }
 }

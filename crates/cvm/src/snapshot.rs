@@ -3,8 +3,9 @@
 //! Layout: `b"CVMSNAP\0"`, the SHA-256 of the payload (32 bytes), then the payload: safetensors with
 //! `format = "cvm-snapshot"`, the config, classes, RNG positions and the checksums of the concept blob and
 //! (for the adapter student) the student blob as metadata, and tensors `student.*` (the trainable part),
-//! `head.*` (linear head only), `memory.*` and `pending.*`. The frozen trunk is not copied: restoring needs the
-//! same student blob. The optimiser state is not kept: training resumes with fresh Adam moments.
+//! `head.*` (linear head only), `memory.{data,labels,ids}` and `pending.{data,labels,ids}`. The frozen trunk is
+//! not copied: restoring needs the same student blob. The optimiser state is not kept: training resumes with
+//! fresh Adam moments. Version 1 (before example ids) still loads: its examples are numbered in order.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -25,7 +26,7 @@ use crate::student::Student;
 
 pub const SNAPSHOT_MAGIC: &[u8; 8] = b"CVMSNAP\0";
 pub const SNAPSHOT_FORMAT: &str = "cvm-snapshot";
-pub const SNAPSHOT_VERSION: u32 = 1;
+pub const SNAPSHOT_VERSION: u32 = 2;
 const WHAT: &str = "snapshot";
 const HEADER_CAP: u64 = 4 << 20;
 
@@ -45,11 +46,12 @@ impl Learner {
         if let Some(head) = &self.head {
             tensors.extend(param_tensors("head", params::export(head).await?));
         }
-        let (seed, events, data, labels, seen) = self.memory.parts();
-        tensors.push(OwnedTensor::f32("memory.data", vec![labels.len(), len], data));
-        tensors.push(OwnedTensor::u32("memory.labels", vec![labels.len()], labels));
-        tensors.push(OwnedTensor::f32("pending.data", vec![self.pending.labels.len(), len], &self.pending.data));
-        tensors.push(OwnedTensor::u32("pending.labels", vec![self.pending.labels.len()], &self.pending.labels));
+        let (seed, events, data, labels, ids, seen) = self.memory.parts();
+        for (prefix, data, labels, ids) in [("memory", data, labels, ids), ("pending", &self.pending.data, &self.pending.labels, &self.pending.ids)] {
+            tensors.push(OwnedTensor::f32(format!("{prefix}.data"), vec![labels.len(), len], data));
+            tensors.push(OwnedTensor::u32(format!("{prefix}.labels"), vec![labels.len()], labels));
+            tensors.push(OwnedTensor::u32(format!("{prefix}.ids"), vec![ids.len()], ids));
+        }
 
         let mut metadata = Metadata::new();
         metadata.insert("config".into(), serde_json::to_value(&self.config).expect("config serialises"));
@@ -62,6 +64,7 @@ impl Learner {
         metadata.insert("memory_events".into(), Value::from(events));
         metadata.insert("memory_seen".into(), Value::from(seen.to_vec()));
         metadata.insert("train_events".into(), Value::from(self.train_events));
+        metadata.insert("next_example".into(), Value::from(self.next_example));
         let payload = blob::write(SNAPSHOT_FORMAT, SNAPSHOT_VERSION, metadata, &tensors)?;
 
         let mut out = Vec::with_capacity(payload.len() + 40);
@@ -127,29 +130,51 @@ impl Learner {
         };
 
         let len = config.student.sample_len();
-        let samples = |prefix: &str| -> Result<(Vec<f32>, Vec<u32>)> {
-            let labels_view = parsed.tensor(&format!("{prefix}.labels"))?;
-            if labels_view.dtype() != safetensors::Dtype::U32 || labels_view.shape().len() != 1 {
-                return Err(CvmError::blob(WHAT, format!("`{prefix}.labels` must be a U32 vector")));
+        let u32_vector = |name: &str| -> Result<Vec<u32>> {
+            let view = parsed.tensor(name)?;
+            if view.dtype() != safetensors::Dtype::U32 || view.shape().len() != 1 {
+                return Err(CvmError::blob(WHAT, format!("`{name}` must be a U32 vector")));
             }
-            let labels: Vec<u32> = labels_view.data().chunks_exact(4).map(|c| u32::from_le_bytes(c.try_into().expect("4 bytes"))).collect();
+            Ok(view.data().chunks_exact(4).map(|c| u32::from_le_bytes(c.try_into().expect("4 bytes"))).collect())
+        };
+        let version: u32 = parsed.field("version")?;
+        // Version 1 has no example ids: number memory, then pending, from 0.
+        let mut next_id = 0u32;
+        let mut samples = |prefix: &str| -> Result<Pending> {
+            let labels = u32_vector(&format!("{prefix}.labels"))?;
             let data = parsed.f32_tensor(&format!("{prefix}.data"), &[labels.len(), len])?;
             if labels.iter().any(|&l| l as usize >= classes.len()) {
                 return Err(CvmError::blob(WHAT, format!("`{prefix}.labels` names a class that does not exist")));
             }
-            Ok((data, labels))
+            let ids = if version >= 2 {
+                u32_vector(&format!("{prefix}.ids"))?
+            } else {
+                next_id += labels.len() as u32;
+                (next_id - labels.len() as u32..next_id).collect()
+            };
+            if ids.len() != labels.len() {
+                return Err(CvmError::blob(WHAT, format!("`{prefix}.ids` and `{prefix}.labels` differ in length")));
+            }
+            Ok(Pending { data, labels, ids })
         };
-        let (memory_data, memory_labels) = samples("memory")?;
-        let (pending_data, pending_labels) = samples("pending")?;
+        let stored = samples("memory")?;
+        let pending = samples("pending")?;
+        let next_example = if version >= 2 { parsed.field("next_example")? } else { next_id };
+        let mut all_ids: Vec<u32> = stored.ids.iter().chain(&pending.ids).copied().collect();
+        all_ids.sort_unstable();
+        if all_ids.windows(2).any(|w| w[0] == w[1]) || all_ids.last().is_some_and(|&id| id >= next_example) {
+            return Err(CvmError::blob(WHAT, "its example ids are repeated or out of range"));
+        }
         let mut seen: Vec<u64> = parsed.field("memory_seen")?;
         seen.resize(seen.len().max(classes.len()), 0);
-        let memory = ReplayMemory::from_parts(config.memory, len, parsed.field("memory_seed")?, parsed.field("memory_events")?, memory_data, memory_labels, seen)
+        let memory = ReplayMemory::from_parts(config.memory, len, parsed.field("memory_seed")?, parsed.field("memory_events")?, stored.data, stored.labels, stored.ids, seen)
             .map_err(|e| CvmError::blob(WHAT, e.to_string()))?;
 
         let mut learner = Learner::assemble(config, concepts, trunk, device, student, head)?;
         learner.classes = classes;
         learner.memory = memory;
-        learner.pending = Pending { data: pending_data, labels: pending_labels };
+        learner.pending = pending;
+        learner.next_example = next_example;
         learner.train_events = parsed.field("train_events")?;
         learner.refresh_head();
         Ok(learner)

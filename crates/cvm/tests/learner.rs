@@ -55,6 +55,81 @@ fn snapshot_round_trip_keeps_predictions_and_training() {
 }
 
 #[test]
+fn single_examples_can_be_removed_before_and_after_training() {
+    let mut learner = Learner::new(config(HeadKind::Concepts), concepts(), device()).unwrap();
+    let mut rng = rand::SeedableRng::seed_from_u64(3);
+    let cat = learner.add_class(NAMES[0]).unwrap();
+    let dog = learner.add_class(NAMES[1]).unwrap();
+    let cats: Vec<Vec<u8>> = (0..3).map(|_| image(0, &mut rng)).collect();
+    let ids = pollster::block_on(learner.add_examples(cat, &cats.iter().map(|p| view(p)).collect::<Vec<_>>())).unwrap();
+    assert_eq!(ids, vec![0, 1, 2]);
+    let dogs = [pollster::block_on(learner.add_example(dog, view(&image(1, &mut rng)))).unwrap(), pollster::block_on(learner.add_example(dog, view(&image(1, &mut rng)))).unwrap()];
+    assert_eq!(dogs, [3, 4]);
+
+    // Not yet trained on: taken out of the current experience.
+    assert!(learner.remove_example(1));
+    assert!(!learner.remove_example(1), "already removed");
+    assert!(!learner.remove_example(99), "never added");
+    assert_eq!(learner.pending_counts(), vec![2, 2]);
+    assert_eq!(learner.example_ids(cat), vec![0, 2]);
+
+    // Trained on: taken out of the replay memory.
+    pollster::block_on(learner.train(3)).unwrap();
+    assert_eq!(learner.memory().class_counts(), vec![2, 2]);
+    assert!(learner.remove_example(3));
+    assert_eq!(learner.memory().class_counts(), vec![2, 1]);
+    assert_eq!(learner.example_ids(dog), vec![4]);
+
+    // Ids survive a snapshot, and new examples keep counting after it.
+    let bytes = pollster::block_on(learner.snapshot()).unwrap();
+    let mut restored = Learner::restore(&bytes, concepts(), None, device()).unwrap();
+    assert_eq!(restored.example_ids(cat), vec![0, 2]);
+    assert_eq!(pollster::block_on(restored.add_example(cat, view(&image(0, &mut rng)))).unwrap(), 5);
+
+    // Removing a class removes its examples; the others keep their ids.
+    restored.remove_class(cat).unwrap();
+    assert_eq!(restored.example_ids(0), vec![4]);
+    assert!(!restored.remove_example(0));
+}
+
+/// Rewrites a snapshot in the version-1 layout (no example ids), as older releases saved it.
+fn as_version_1(bytes: &[u8]) -> Vec<u8> {
+    use sha2::Digest;
+    let parsed = cvm::blob::parse(&bytes[40..], "snapshot", "cvm-snapshot", 2, 1 << 22).unwrap();
+    let mut metadata = parsed.metadata.clone();
+    metadata.remove("next_example");
+    let tensors: Vec<cvm::blob::OwnedTensor> = parsed
+        .tensors
+        .tensors()
+        .into_iter()
+        .filter(|(name, _)| !name.ends_with(".ids"))
+        .map(|(name, v)| cvm::blob::OwnedTensor { name, dtype: v.dtype(), shape: v.shape().to_vec(), bytes: v.data().to_vec() })
+        .collect();
+    let payload = cvm::blob::write("cvm-snapshot", 1, metadata, &tensors).unwrap();
+    [&bytes[..8], sha2::Sha256::digest(&payload).as_slice(), &payload].concat()
+}
+
+#[test]
+fn version_1_snapshots_still_load_with_their_examples_numbered() {
+    let mut learner = Learner::new(config(HeadKind::Concepts), concepts(), device()).unwrap();
+    teach(&mut learner, 6, 2, 4);
+    let mut rng = rand::SeedableRng::seed_from_u64(5);
+    pollster::block_on(learner.add_example(0, view(&image(0, &mut rng)))).unwrap();
+    let old = as_version_1(&pollster::block_on(learner.snapshot()).unwrap());
+    let mut restored = Learner::restore(&old, concepts(), None, device()).unwrap();
+    assert_eq!(restored.memory().class_counts(), learner.memory().class_counts());
+    assert_eq!(restored.pending_counts(), learner.pending_counts());
+    let held = restored.memory().len() + 1;
+    let mut ids: Vec<u32> = (0..3).flat_map(|c| restored.example_ids(c)).collect();
+    ids.sort_unstable();
+    assert_eq!(ids, (0..held as u32).collect::<Vec<_>>());
+    assert_eq!(pollster::block_on(restored.add_example(1, view(&image(1, &mut rng)))).unwrap(), held as u32);
+    // Saved again, it is a version-2 snapshot.
+    let again = pollster::block_on(restored.snapshot()).unwrap();
+    assert!(Learner::restore(&again, concepts(), None, device()).is_ok());
+}
+
+#[test]
 fn corrupt_or_foreign_snapshots_are_refused() {
     let mut learner = Learner::new(config(HeadKind::Concepts), concepts(), device()).unwrap();
     teach(&mut learner, 5, 2, 5);
