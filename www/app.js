@@ -7,11 +7,12 @@ const CROP = 224; // frames are cropped square and scaled here before they go to
 const HOLD_OUT_EVERY = 5; // every 5th recorded frame is kept aside to measure accuracy per class
 const RECORD_FPS = 8;
 const MAX_THUMBS = 24;
+const MAX_HELD_OUT = 12; // per class
 
 const state = {
   classes: [], // { label, examples, ids }: ids of the examples the learner holds
   thumbs: new Map(), // label → [{ id, url }]: thumbnails of examples, removable one by one
-  heldOut: new Map(), // label → [ImageBitmap] (not trained on)
+  heldOut: new Map(), // label → [ImageBitmap] (not trained on; saved as JPEG blobs, the latest MAX_HELD_OUT)
   history: [], // after each training: { label → accuracy }
   losses: [],
   ready: false,
@@ -277,7 +278,7 @@ async function addFrames(label, frames, index) {
   const heldOut = state.heldOut.get(label) ?? [];
   const training = [];
   frames.forEach((f, i) => ((index + i) % HOLD_OUT_EVERY === HOLD_OUT_EVERY - 1 ? heldOut : training).push(f));
-  state.heldOut.set(label, heldOut);
+  state.heldOut.set(label, heldOut.slice(-MAX_HELD_OUT));
   if (!training.length) return false;
   const urls = training.map(thumbnail);
   try {
@@ -409,6 +410,8 @@ function drawAccuracy() {
   const { canvas, ctx } = plotContext("accuracy-plot");
   const labels = state.classes.map((c) => c.label);
   const rows = state.history;
+  const latest = labels.filter((l) => typeof rows.at(-1)?.[l] === "number").map((l) => `${l} ${Math.round(rows.at(-1)[l] * 100)}%`);
+  canvas.setAttribute("aria-label", `Accuracy per class after each new class${latest.length ? `; after the last training: ${latest.join(", ")}` : ""}`);
   if (!rows.length || !labels.length) return;
   const cellW = (canvas.width - 90) / rows.length;
   const cellH = Math.min(22, (canvas.height - 20) / labels.length);
@@ -462,8 +465,28 @@ async function persist() {
     await set("snapshot", bytes);
     await set("thumbs", [...state.thumbs]);
     await set("history", state.history);
+    await set("heldOut", await Promise.all([...state.heldOut].map(async ([label, frames]) => [label, await Promise.all(frames.map(jpeg))])));
   } catch (error) {
     setStatus(`could not save (${error.message}); your work is still here — export it to keep it`);
+  }
+}
+
+const jpegs = new WeakMap(); // held-out frame → its saved JPEG, made once
+const jpegCanvas = new OffscreenCanvas(CROP, CROP);
+async function jpeg(bitmap) {
+  if (!jpegs.has(bitmap)) {
+    jpegCanvas.getContext("2d").drawImage(bitmap, 0, 0, CROP, CROP);
+    jpegs.set(bitmap, await jpegCanvas.convertToBlob({ type: "image/jpeg", quality: 0.9 }));
+  }
+  return jpegs.get(bitmap);
+}
+async function restoreHeldOut() {
+  const saved = (await get("heldOut").catch(() => [])) ?? [];
+  for (const [label, blobs] of saved) {
+    if (!state.classes.some((c) => c.label === label)) continue;
+    const frames = await Promise.all(blobs.map((b) => createImageBitmap(b).catch(() => null)));
+    frames.forEach((f, i) => f && jpegs.set(f, blobs[i]));
+    state.heldOut.set(label, frames.filter(Boolean));
   }
 }
 
@@ -495,7 +518,7 @@ $("import").onchange = async (e) => {
 };
 $("reset").onclick = async () => {
   if (!confirm("Forget every class and example?")) return;
-  await Promise.all([del("snapshot"), del("thumbs"), del("history")]);
+  await Promise.all([del("snapshot"), del("thumbs"), del("history"), del("heldOut")]);
   const described = await call("reset", { backend: $("backend-choice").value, settings: settings() });
   Object.assign(state, { history: [], losses: [] });
   state.thumbs.clear();
@@ -529,6 +552,7 @@ async function main() {
   state.thumbs = new Map((await get("thumbs").catch(() => [])) ?? []);
   setClasses(described.classes);
   state.history = (await get("history").catch(() => [])) ?? [];
+  await restoreHeldOut();
   setBackend(described.backend);
   const vocabulary = await call("vocabulary");
   $("vocabulary").replaceChildren(...vocabulary.map((v) => Object.assign(document.createElement("option"), { value: v })));
