@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::concepts::{ConceptSpace, concept_key};
 use crate::error::{CvmError, Result};
 use crate::image::{ImageView, Preprocessor};
-use crate::memory::ReplayMemory;
+use crate::memory::{ReplayMemory, Samples};
 use crate::objective::{HeadKind, LinearHead, cross_entropy, cvm_loss, normalize_rows};
 use crate::params;
 use crate::pretrained::Trunk;
@@ -113,28 +113,6 @@ impl Prediction {
     }
 }
 
-/// Samples of the current experience, not yet in replay memory.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub(crate) struct Pending {
-    pub data: Vec<f32>,
-    pub labels: Vec<u32>,
-    pub ids: Vec<u32>,
-}
-
-impl Pending {
-    /// Keeps the samples for which `keep(label, id)` holds, relabelled by `relabel`.
-    fn retain(&mut self, len: usize, keep: impl Fn(u32, u32) -> bool, relabel: impl Fn(u32) -> u32) {
-        let old = std::mem::take(self);
-        for ((sample, &label), &id) in old.data.chunks_exact(len).zip(&old.labels).zip(&old.ids) {
-            if keep(label, id) {
-                self.data.extend_from_slice(sample);
-                self.labels.push(relabel(label));
-                self.ids.push(id);
-            }
-        }
-    }
-}
-
 /// Continual visual mapping learner.
 pub struct Learner {
     pub(crate) config: LearnerConfig,
@@ -149,7 +127,8 @@ pub struct Learner {
     /// Unit anchors of the known classes, `[K, d]` (anchor heads only).
     anchors: Option<Tensor<2>>,
     pub(crate) memory: ReplayMemory,
-    pub(crate) pending: Pending,
+    /// Samples of the current experience, not yet in replay memory.
+    pub(crate) pending: Samples,
     /// Random decisions taken by training (position in the RNG stream; part of the state).
     pub(crate) train_events: u64,
     /// Id of the next example added (part of the state).
@@ -224,7 +203,7 @@ impl Learner {
             trunk,
             classes: Vec::new(),
             anchors: None,
-            pending: Pending::default(),
+            pending: Samples::default(),
             train_events: 0,
             next_example: 0,
             config,
@@ -305,7 +284,7 @@ impl Learner {
         self.classes.remove(index);
         let label = index as u32;
         self.memory.remove_class(label);
-        self.pending.retain(self.config.student.sample_len(), |l, _| l != label, |l| if l > label { l - 1 } else { l });
+        self.pending.remove_class(self.config.student.sample_len(), label);
         if let Some(head) = self.head.take() {
             // Drop the removed column: keep the others in order.
             let [dim, cap] = head.weight.dims();
@@ -389,18 +368,19 @@ impl Learner {
     /// Ids of the examples of `class` the learner still holds (not yet trained on, then in replay memory).
     pub fn example_ids(&self, class: usize) -> Vec<u32> {
         let class = class as u32;
-        let pending = self.pending.labels.iter().zip(&self.pending.ids);
-        let stored = self.memory.labels().iter().zip(self.memory.ids());
-        pending.chain(stored).filter(|(l, _)| **l == class).map(|(_, &id)| id).collect()
+        [&self.pending, self.memory.samples()]
+            .into_iter()
+            .flat_map(|s| s.labels.iter().zip(&s.ids))
+            .filter(|(l, _)| **l == class)
+            .map(|(_, &id)| id)
+            .collect()
     }
 
     /// Removes example `id` from the learner's data, so it is never trained on or replayed again; returns
     /// whether the learner still held it (the replay memory may already have let it go). What earlier
     /// training learnt from it stays in the weights until later training moves them.
     pub fn remove_example(&mut self, id: u32) -> bool {
-        let before = self.pending.ids.len();
-        self.pending.retain(self.config.student.sample_len(), |_, i| i != id, |l| l);
-        self.pending.ids.len() < before || self.memory.remove(id)
+        self.pending.remove(self.config.student.sample_len(), id) || self.memory.remove(id)
     }
 
     fn rng(&mut self) -> StdRng {

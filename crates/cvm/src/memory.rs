@@ -11,32 +11,17 @@ use rand::{RngExt, SeedableRng, rngs::StdRng};
 
 use crate::error::{CvmError, Result};
 
-/// Fixed-budget, class-balanced replay memory of fixed-length `f32` samples.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ReplayMemory {
-    budget: usize,
-    sample_len: usize,
-    seed: u64,
-    /// Random decisions taken so far (the RNG stream position).
-    events: u64,
-    /// Samples, `len × sample_len`.
-    data: Vec<f32>,
-    labels: Vec<u32>,
-    /// Example id of each stored sample.
-    ids: Vec<u32>,
-    /// Stream samples observed per class.
-    seen: Vec<u64>,
+/// Labelled samples with the ids of the examples they came from (the replay memory's store, and the learner's
+/// current experience).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Samples {
+    /// Samples, `len × sample_len`, row-major.
+    pub data: Vec<f32>,
+    pub labels: Vec<u32>,
+    pub ids: Vec<u32>,
 }
 
-impl ReplayMemory {
-    pub fn new(budget: usize, sample_len: usize, seed: u64) -> Self {
-        Self { budget, sample_len, seed, events: 0, data: Vec::new(), labels: Vec::new(), ids: Vec::new(), seen: Vec::new() }
-    }
-
-    pub fn budget(&self) -> usize {
-        self.budget
-    }
-
+impl Samples {
     pub fn len(&self) -> usize {
         self.labels.len()
     }
@@ -45,28 +30,86 @@ impl ReplayMemory {
         self.labels.is_empty()
     }
 
+    /// Keeps the samples (of `sample_len` values) for which `keep(label, id)` holds, in order.
+    pub fn retain(&mut self, sample_len: usize, keep: impl Fn(u32, u32) -> bool) {
+        let mut kept = 0;
+        for i in 0..self.len() {
+            if !keep(self.labels[i], self.ids[i]) {
+                continue;
+            }
+            self.labels[kept] = self.labels[i];
+            self.ids[kept] = self.ids[i];
+            self.data.copy_within(i * sample_len..(i + 1) * sample_len, kept * sample_len);
+            kept += 1;
+        }
+        self.labels.truncate(kept);
+        self.ids.truncate(kept);
+        self.data.truncate(kept * sample_len);
+    }
+
+    /// Forgets every sample of `label` and relabels classes above it down by one (after a class is deleted).
+    pub fn remove_class(&mut self, sample_len: usize, label: u32) {
+        self.retain(sample_len, |l, _| l != label);
+        self.labels.iter_mut().filter(|l| **l > label).for_each(|l| *l -= 1);
+    }
+
+    /// Forgets the sample of example `id`; returns whether there was one.
+    pub fn remove(&mut self, sample_len: usize, id: u32) -> bool {
+        let before = self.len();
+        self.retain(sample_len, |_, i| i != id);
+        self.len() < before
+    }
+}
+
+/// Fixed-budget, class-balanced replay memory of fixed-length `f32` samples.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReplayMemory {
+    budget: usize,
+    sample_len: usize,
+    seed: u64,
+    /// Random decisions taken so far (the RNG stream position).
+    events: u64,
+    samples: Samples,
+    /// Stream samples observed per class.
+    seen: Vec<u64>,
+}
+
+impl ReplayMemory {
+    pub fn new(budget: usize, sample_len: usize, seed: u64) -> Self {
+        Self { budget, sample_len, seed, events: 0, samples: Samples::default(), seen: Vec::new() }
+    }
+
+    pub fn budget(&self) -> usize {
+        self.budget
+    }
+
+    pub fn len(&self) -> usize {
+        self.samples.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.samples.is_empty()
+    }
+
     pub fn sample_len(&self) -> usize {
         self.sample_len
     }
 
     /// Stored sample `i` and its label.
     pub fn get(&self, i: usize) -> (&[f32], u32) {
-        (&self.data[i * self.sample_len..][..self.sample_len], self.labels[i])
+        (&self.samples.data[i * self.sample_len..][..self.sample_len], self.samples.labels[i])
     }
 
-    pub fn labels(&self) -> &[u32] {
-        &self.labels
+    /// The stored samples, labels and example ids.
+    pub fn samples(&self) -> &Samples {
+        &self.samples
     }
 
-    /// Example id of each stored sample.
-    pub fn ids(&self) -> &[u32] {
-        &self.ids
-    }
 
     /// Stored samples per class.
     pub fn class_counts(&self) -> Vec<usize> {
         let mut counts = vec![0; self.seen.len()];
-        self.labels.iter().for_each(|&l| counts[l as usize] += 1);
+        self.samples.labels.iter().for_each(|&l| counts[l as usize] += 1);
         counts
     }
 
@@ -89,9 +132,9 @@ impl ReplayMemory {
             return Ok(false);
         }
         if self.len() < self.budget {
-            self.labels.push(label);
-            self.ids.push(id);
-            self.data.extend_from_slice(sample);
+            self.samples.labels.push(label);
+            self.samples.ids.push(id);
+            self.samples.data.extend_from_slice(sample);
             return Ok(true);
         }
         let counts = self.class_counts();
@@ -108,9 +151,9 @@ impl ReplayMemory {
         };
         Ok(match slot {
             Some(i) => {
-                self.labels[i] = label;
-                self.ids[i] = id;
-                self.data[i * self.sample_len..][..self.sample_len].copy_from_slice(sample);
+                self.samples.labels[i] = label;
+                self.samples.ids[i] = id;
+                self.samples.data[i * self.sample_len..][..self.sample_len].copy_from_slice(sample);
                 true
             }
             None => false,
@@ -118,13 +161,12 @@ impl ReplayMemory {
     }
 
     fn nth_of_class(&self, label: u32, nth: usize) -> usize {
-        self.labels.iter().enumerate().filter(|(_, l)| **l == label).nth(nth).map(|(i, _)| i).expect("class has that many samples")
+        self.samples.labels.iter().enumerate().filter(|(_, l)| **l == label).nth(nth).map(|(i, _)| i).expect("class has that many samples")
     }
 
     /// Forgets every sample of `label` and relabels classes above it down by one (after a class is deleted).
     pub fn remove_class(&mut self, label: u32) {
-        self.retain(|l, _| l != label);
-        self.labels.iter_mut().filter(|l| **l > label).for_each(|l| *l -= 1);
+        self.samples.remove_class(self.sample_len, label);
         if (label as usize) < self.seen.len() {
             self.seen.remove(label as usize);
         }
@@ -132,26 +174,7 @@ impl ReplayMemory {
 
     /// Forgets the sample of example `id`; returns whether it was stored.
     pub fn remove(&mut self, id: u32) -> bool {
-        let before = self.len();
-        self.retain(|_, i| i != id);
-        self.len() < before
-    }
-
-    /// Keeps the samples for which `keep(label, id)` holds, in order.
-    fn retain(&mut self, keep: impl Fn(u32, u32) -> bool) {
-        let mut kept = 0;
-        for i in 0..self.labels.len() {
-            if !keep(self.labels[i], self.ids[i]) {
-                continue;
-            }
-            self.labels[kept] = self.labels[i];
-            self.ids[kept] = self.ids[i];
-            self.data.copy_within(i * self.sample_len..(i + 1) * self.sample_len, kept * self.sample_len);
-            kept += 1;
-        }
-        self.labels.truncate(kept);
-        self.ids.truncate(kept);
-        self.data.truncate(kept * self.sample_len);
+        self.samples.remove(self.sample_len, id)
     }
 
     /// Draws up to `n` distinct stored indices, deterministic under the seed.
@@ -161,21 +184,21 @@ impl ReplayMemory {
         rand::seq::index::sample(&mut self.rng(), len, n).into_vec()
     }
 
-    /// Raw parts for snapshots: `(seed, events, data, labels, ids, seen)`.
-    pub fn parts(&self) -> (u64, u64, &[f32], &[u32], &[u32], &[u64]) {
-        (self.seed, self.events, &self.data, &self.labels, &self.ids, &self.seen)
+    /// Raw parts for snapshots: `(seed, events, samples, seen)`.
+    pub fn parts(&self) -> (u64, u64, &Samples, &[u64]) {
+        (self.seed, self.events, &self.samples, &self.seen)
     }
 
     /// Rebuilds from [`ReplayMemory::parts`], validating consistency.
-    #[allow(clippy::too_many_arguments)]
-    pub fn from_parts(budget: usize, sample_len: usize, seed: u64, events: u64, data: Vec<f32>, labels: Vec<u32>, ids: Vec<u32>, seen: Vec<u64>) -> Result<Self> {
-        if data.len() != labels.len() * sample_len || ids.len() != labels.len() || labels.len() > budget {
+    pub fn from_parts(budget: usize, sample_len: usize, seed: u64, events: u64, samples: Samples, seen: Vec<u64>) -> Result<Self> {
+        let n = samples.len();
+        if samples.data.len() != n * sample_len || samples.ids.len() != n || n > budget {
             return Err(CvmError::arg("replay memory parts are inconsistent"));
         }
-        if labels.iter().any(|&l| l as usize >= seen.len()) {
+        if samples.labels.iter().any(|&l| l as usize >= seen.len()) {
             return Err(CvmError::arg("replay memory holds a label of an unknown class"));
         }
-        Ok(Self { budget, sample_len, seed, events, data, labels, ids, seen })
+        Ok(Self { budget, sample_len, seed, events, samples, seen })
     }
 }
 
@@ -215,7 +238,7 @@ mod tests {
             for i in 0..memory.len() {
                 let (s, l) = memory.get(i);
                 assert_eq!(s[0], l as f32);
-                assert_eq!(memory.ids()[i], l * 1000 + s[1] as u32);
+                assert_eq!(memory.samples().ids[i], l * 1000 + s[1] as u32);
             }
         }
     }
@@ -229,7 +252,7 @@ mod tests {
             (m, draw)
         };
         assert_eq!(run(1), run(1));
-        assert_ne!(run(1).0.data, run(2).0.data);
+        assert_ne!(run(1).0.samples, run(2).0.samples);
     }
 
     #[test]
@@ -251,7 +274,7 @@ mod tests {
         m.remove_class(1);
         assert_eq!(m.class_counts(), vec![10, 10]);
         assert!((0..m.len()).all(|i| { let (s, l) = m.get(i); (s[0] as u32) == if l == 0 { 0 } else { 2 } }));
-        assert!((0..m.len()).all(|i| m.ids()[i] == m.get(i).0[0] as u32 * 1000 + m.get(i).0[1] as u32));
+        assert!((0..m.len()).all(|i| m.samples().ids[i] == m.get(i).0[0] as u32 * 1000 + m.get(i).0[1] as u32));
     }
 
     #[test]
@@ -262,8 +285,8 @@ mod tests {
         assert!(!m.remove(1004), "already gone");
         assert!(!m.remove(77), "never stored");
         assert_eq!(m.class_counts(), vec![10, 9, 10]);
-        assert!(!m.ids().contains(&1004));
-        assert!((0..m.len()).all(|i| m.ids()[i] == m.get(i).0[0] as u32 * 1000 + m.get(i).0[1] as u32));
+        assert!(!m.samples().ids.contains(&1004));
+        assert!((0..m.len()).all(|i| m.samples().ids[i] == m.get(i).0[0] as u32 * 1000 + m.get(i).0[1] as u32));
     }
 
     #[test]

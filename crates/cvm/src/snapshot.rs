@@ -17,8 +17,8 @@ use sha2::{Digest, Sha256};
 use crate::blob::{self, Metadata, OwnedTensor};
 use crate::concepts::ConceptSpace;
 use crate::error::{CvmError, Result};
-use crate::learner::{Class, Learner, Pending};
-use crate::memory::ReplayMemory;
+use crate::learner::{Class, Learner};
+use crate::memory::{ReplayMemory, Samples};
 use crate::objective::{HeadKind, LinearHead};
 use crate::params::{self, HostParam};
 use crate::pretrained::Trunk;
@@ -46,11 +46,12 @@ impl Learner {
         if let Some(head) = &self.head {
             tensors.extend(param_tensors("head", params::export(head).await?));
         }
-        let (seed, events, data, labels, ids, seen) = self.memory.parts();
-        for (prefix, data, labels, ids) in [("memory", data, labels, ids), ("pending", &self.pending.data, &self.pending.labels, &self.pending.ids)] {
-            tensors.push(OwnedTensor::f32(format!("{prefix}.data"), vec![labels.len(), len], data));
-            tensors.push(OwnedTensor::u32(format!("{prefix}.labels"), vec![labels.len()], labels));
-            tensors.push(OwnedTensor::u32(format!("{prefix}.ids"), vec![ids.len()], ids));
+        let (seed, events, stored, seen) = self.memory.parts();
+        for (prefix, samples) in [("memory", stored), ("pending", &self.pending)] {
+            let n = samples.len();
+            tensors.push(OwnedTensor::f32(format!("{prefix}.data"), vec![n, len], &samples.data));
+            tensors.push(OwnedTensor::u32(format!("{prefix}.labels"), vec![n], &samples.labels));
+            tensors.push(OwnedTensor::u32(format!("{prefix}.ids"), vec![n], &samples.ids));
         }
 
         let mut metadata = Metadata::new();
@@ -140,7 +141,7 @@ impl Learner {
         let version: u32 = parsed.field("version")?;
         // Version 1 has no example ids: number memory, then pending, from 0.
         let mut next_id = 0u32;
-        let mut samples = |prefix: &str| -> Result<Pending> {
+        let mut samples = |prefix: &str| -> Result<Samples> {
             let labels = u32_vector(&format!("{prefix}.labels"))?;
             let data = parsed.f32_tensor(&format!("{prefix}.data"), &[labels.len(), len])?;
             if labels.iter().any(|&l| l as usize >= classes.len()) {
@@ -155,7 +156,7 @@ impl Learner {
             if ids.len() != labels.len() {
                 return Err(CvmError::blob(WHAT, format!("`{prefix}.ids` and `{prefix}.labels` differ in length")));
             }
-            Ok(Pending { data, labels, ids })
+            Ok(Samples { data, labels, ids })
         };
         let stored = samples("memory")?;
         let pending = samples("pending")?;
@@ -167,7 +168,7 @@ impl Learner {
         }
         let mut seen: Vec<u64> = parsed.field("memory_seen")?;
         seen.resize(seen.len().max(classes.len()), 0);
-        let memory = ReplayMemory::from_parts(config.memory, len, parsed.field("memory_seed")?, parsed.field("memory_events")?, stored.data, stored.labels, stored.ids, seen)
+        let memory = ReplayMemory::from_parts(config.memory, len, parsed.field("memory_seed")?, parsed.field("memory_events")?, stored, seen)
             .map_err(|e| CvmError::blob(WHAT, e.to_string()))?;
 
         let mut learner = Learner::assemble(config, concepts, trunk, device, student, head)?;
