@@ -70,11 +70,18 @@ pub fn student_blob(ctx: &Ctx, with_classifier: bool) -> PathBuf {
     assets_dir(ctx).join(if with_classifier { "efficientnet-lite0-imagenet.safetensors" } else { "student-efficientnet-lite0.safetensors" })
 }
 
-/// Runs `cargo run -p <tool> -- recipe… inputs… --out out` unless the stamp beside `out` says the recipe and
-/// the contents of the inputs are unchanged (paths themselves do not count, so another checkout reuses it).
+/// Runs `cargo run -p <tool> -- recipe… inputs… --out out` unless the stamp beside `out` says the recipe, the
+/// sources and the inputs' packages are unchanged (checkout paths do not count, so another checkout reuses it).
 fn build_one(ctx: &Ctx, tool: &str, recipe: &[&str], inputs: &[(&str, PathBuf)], out: &std::path::Path) -> Result<bool> {
     let stamp_path = out.with_extension("stamp");
-    let stamp = hash_inputs(ctx, tool, recipe)?;
+    // An input under the data cache resolves to its package's keyed directory, so a changed unpack recipe
+    // rebuilds the blob too.
+    let cache = fs::canonicalize(&ctx.cache).unwrap_or_else(|_| ctx.cache.clone());
+    let resolved: Vec<String> = inputs
+        .iter()
+        .filter_map(|(_, path)| fs::canonicalize(path).ok()?.strip_prefix(&cache).ok().map(|p| p.display().to_string()))
+        .collect();
+    let stamp = hash_inputs(ctx, tool, &[recipe, &resolved.iter().map(String::as_str).collect::<Vec<_>>()].concat())?;
     if out.is_file() && fs::read_to_string(&stamp_path).is_ok_and(|s| s == stamp) {
         return Ok(false);
     }
@@ -86,6 +93,13 @@ fn build_one(ctx: &Ctx, tool: &str, recipe: &[&str], inputs: &[(&str, PathBuf)],
     run(cmd.arg("--out").arg(out))?;
     fs::write(&stamp_path, stamp).map_err(|e| e.to_string())?;
     Ok(true)
+}
+
+/// Every blob `build` makes.
+pub fn blobs(ctx: &Ctx) -> Vec<PathBuf> {
+    let mut blobs = vec![student_blob(ctx, false), student_blob(ctx, true)];
+    blobs.extend(CONCEPT_ASSETS.iter().map(|a| concept_blob(ctx, a.model)));
+    blobs
 }
 
 /// Builds every blob whose inputs changed; returns how many were built.

@@ -88,6 +88,7 @@ pub fn run(cmd: &mut Command) -> Result {
 
 fn test(ctx: &Ctx) -> Result {
     let installed = setup::run(ctx)? + assets::build(ctx)?;
+    setup::check(ctx, &assets::blobs(ctx))?;
     let golden = ctx.target_dir().join("cvm-golden-losses.json");
     println!("\n== tier 1: native tests (core on flex, language models, benchmark data) ==");
     run(ctx
