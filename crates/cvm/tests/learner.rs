@@ -275,3 +275,64 @@ fn concept_map_places_anchors_neighbours_and_samples() {
     let linear = Learner::new(config(HeadKind::Linear), concepts(), device());
     assert!(pollster::block_on(linear.unwrap().concept_map(&views, &labels, 1)).is_err());
 }
+
+/// The full objective: asymmetric incoming loss, distillation against the previous experience's network, the
+/// metric term and stored-score replay, all switched on.
+fn every_term(head: HeadKind) -> cvm::LearnerConfig {
+    let mut config = config(head);
+    config.objective = cvm::objective::Objective {
+        incoming: cvm::objective::Incoming::Current,
+        distill_weight: 0.5,
+        triplet_weight: 0.5,
+        score_replay_weight: 0.3,
+        ..config.objective
+    };
+    config
+}
+
+#[test]
+fn every_objective_term_learns_classes_one_after_another() {
+    // The linear head as ER-ACE and DER++ use it (its logits distilled on top of both stall here: not a
+    // configuration of any method).
+    let linear = cvm::LearnerConfig { objective: cvm::objective::Objective { distill_weight: 0.0, ..every_term(HeadKind::Linear).objective }, ..every_term(HeadKind::Linear) };
+    for (head, config) in [(HeadKind::Concepts, every_term(HeadKind::Concepts)), (HeadKind::Linear, linear)] {
+        let mut learner = Learner::new(config, concepts(), device()).unwrap();
+        let reports = teach(&mut learner, 40, 60, 1);
+        assert!(reports.iter().flat_map(|r| &r.losses).all(|l| l.is_finite()));
+        let acc = accuracy(&mut learner, 30, 99);
+        assert!(acc >= 0.9, "{head:?}: held-out accuracy {acc:.3} < 0.9");
+    }
+}
+
+#[test]
+fn a_restored_learner_continues_exactly_as_one_that_never_stopped() {
+    for head in [HeadKind::Concepts, HeadKind::Linear] {
+        let mut straight = Learner::new(every_term(head), concepts(), device()).unwrap();
+        let mut rng: rand::rngs::StdRng = rand::SeedableRng::seed_from_u64(21);
+        let teach_one = |learner: &mut Learner, c: usize, rng: &mut rand::rngs::StdRng| {
+            let class = learner.add_class(NAMES[c]).unwrap();
+            let images: Vec<Vec<u8>> = (0..12).map(|_| image(c, rng)).collect();
+            pollster::block_on(learner.add_examples(class, &images.iter().map(|p| view(p)).collect::<Vec<_>>())).unwrap();
+            pollster::block_on(learner.train(8)).unwrap().losses
+        };
+        teach_one(&mut straight, 0, &mut rng);
+        teach_one(&mut straight, 1, &mut rng);
+        let bytes = pollster::block_on(straight.snapshot()).unwrap();
+        let mut resumed = Learner::restore(&bytes, concepts(), None, device()).unwrap();
+        assert_eq!(pollster::block_on(resumed.snapshot()).unwrap(), bytes, "{head:?}: the previous model and stored scores survive");
+        let next = || -> rand::rngs::StdRng { rand::SeedableRng::seed_from_u64(22) };
+        assert_eq!(teach_one(&mut straight, 2, &mut next()), teach_one(&mut resumed, 2, &mut next()), "{head:?}: training after a restore differs");
+    }
+}
+
+#[test]
+fn stored_scores_take_their_share_of_the_memory_budget() {
+    let plain = config(HeadKind::Linear);
+    let der = every_term(HeadKind::Linear);
+    assert_eq!((plain.memory_slots(), plain.stored_len()), (60, SIDE * SIDE));
+    assert_eq!(der.stored_len(), SIDE * SIDE + cvm::learner::SCORE_SLOTS);
+    assert_eq!(der.memory_slots(), 60 * SIDE * SIDE / (SIDE * SIDE + cvm::learner::SCORE_SLOTS));
+    let mut learner = Learner::new(der, concepts(), device()).unwrap();
+    teach(&mut learner, 40, 2, 4);
+    assert!(learner.memory().len() <= learner.config().memory_slots());
+}
