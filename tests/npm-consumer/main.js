@@ -32,7 +32,7 @@ async function run() {
   const learner = await Learner.create({
     concepts: params.get("concepts"),
     backend: params.get("backend") ?? "auto",
-    settings: { inputSize: SIDE, seed: 3, learningRate: 0.003 },
+    settings: { inputSize: SIDE, seed: 3, learningRate: 0.003, batchSize: Number(params.get("batch") ?? 32) },
   });
   for (const label of ["cat", "dog"]) {
     await learner.addClass(label);

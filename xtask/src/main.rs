@@ -87,8 +87,16 @@ pub fn run(cmd: &mut Command) -> Result {
 }
 
 fn test(ctx: &Ctx) -> Result {
+    let started = std::time::Instant::now();
+    let mut last = started;
+    // Prints how long the step that just ended took, so a slow tier shows in CI's log.
+    let mut took = |step: &str| {
+        println!("-- {step}: {:.0} s (total {:.0} s)", last.elapsed().as_secs_f64(), started.elapsed().as_secs_f64());
+        last = std::time::Instant::now();
+    };
     let installed = setup::run(ctx)? + assets::build(ctx)?;
     setup::check(ctx, &assets::blobs(ctx))?;
+    took("set-up and assets");
     let golden = ctx.target_dir().join("cvm-golden-losses.json");
     println!("\n== tier 1: native tests (core on flex, language models, benchmark data) ==");
     run(ctx
@@ -98,15 +106,16 @@ fn test(ctx: &Ctx) -> Result {
         .env("CVM_DATA", ctx.data())
         .env("CVM_ASSETS", assets::assets_dir(ctx))
         .env("CVM_GOLDEN", &golden))?;
-    println!("\n== the core compiles for wasm32-unknown-unknown ==");
-    run(ctx.cargo().args(["check", "-p", "cvm", "--target", "wasm32-unknown-unknown"]))?;
+    took("tier 1");
     println!("\n== tier 2: the façade in headless Chromium (WebGPU and CPU) ==");
     let golden = std::fs::read_to_string(&golden).map_err(|e| format!("{}: {e}", golden.display()))?;
     web::browser_tests(ctx, &golden)?;
+    took("tier 2");
     println!("\n== tiers 3 and 4: the demo page end to end, and the npm package in an app ==");
     web::pkg(ctx)?;
     web::prepare_page(ctx)?;
     web::node_tests(ctx)?;
+    took("tiers 3 and 4");
     println!("\nall tests passed ({installed} set-up steps done now)");
     Ok(())
 }
