@@ -38,7 +38,7 @@ export type Backend = "webgpu" | "cpu";
 export interface LoadProgress { what: "concepts" | "student"; loaded: number; total: number | null }
 export interface LearnerSettings {
   /** Logit scale of the cosine head (default 16). */ scale?: number;
-  /** Weight of the pull onto a class's own anchor (default 0.5). */ mappingWeight?: number;
+  /** Weight of the pull onto a class's own anchor (default 1). */ mappingWeight?: number;
   learningRate?: number;
   /** Examples of the new class per step; as many again come from replay (default 32). */ batchSize?: number;
   /** Replay memory budget in examples (default 500). */ memory?: number;

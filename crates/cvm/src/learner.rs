@@ -53,7 +53,7 @@ impl LearnerConfig {
         Self {
             student,
             head: HeadKind::Concepts,
-            objective: Objective::default(),
+            objective: Objective::cvm(),
             learning_rate: 1e-3,
             batch_size: 32,
             memory: 500,

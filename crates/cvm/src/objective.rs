@@ -125,7 +125,7 @@ fn default_margin() -> f32 {
 
 impl Default for Objective {
     /// The terms as they stood before distillation, the metric term and the asymmetric loss existed (what a
-    /// saved learner without these settings used).
+    /// saved learner without these settings used, and what the linear-head baselines start from).
     fn default() -> Self {
         Self { scale: 16.0, mapping_weight: 0.5, incoming: Incoming::All, triplet_weight: 0.0, triplet_margin: 0.1, distill_weight: 0.0, score_replay_weight: 0.0 }
     }
@@ -148,8 +148,15 @@ pub struct StepScores {
 }
 
 impl Objective {
+    /// CVM as the learner ships it, chosen by the class-incremental benchmark (README): incoming samples pulled
+    /// onto their anchors and contrasted only with the current classes, the previous experience's distances to
+    /// the old anchors distilled, a stronger pull than the first form's 0.5.
+    pub fn cvm() -> Self {
+        Self { mapping_weight: 1.0, incoming: Incoming::Current, distill_weight: 5.0, ..Self::default() }
+    }
+
     pub fn validate(&self) -> Result<(), String> {
-        let weight = |name: &str, w: f32| if w.is_finite() && (0.0..=10.0).contains(&w) { Ok(()) } else { Err(format!("{name} must be in [0, 10], got {w}")) };
+        let weight = |name: &str, w: f32| if w.is_finite() && (0.0..=100.0).contains(&w) { Ok(()) } else { Err(format!("{name} must be in [0, 100], got {w}")) };
         if !(self.scale.is_finite() && self.scale > 0.0 && self.scale <= 100.0) {
             return Err(format!("scale must be in (0, 100], got {}", self.scale));
         }
