@@ -23,8 +23,10 @@ pub fn view(pixels: &[u8]) -> ImageView<'_> {
     ImageView::new(SIDE, SIDE, PixelFormat::Gray8, pixels).unwrap()
 }
 
+/// Small settings for the synthetic classes: CVM's objective for the anchor heads, plain ER's for the linear head.
 pub fn config(head: HeadKind) -> LearnerConfig {
-    LearnerConfig { head, batch_size: 16, memory: 60, seed: 7, learning_rate: 3e-3, ..LearnerConfig::new(StudentConfig::tiny_cnn(1, SIDE)) }
+    let objective = if head == HeadKind::Linear { cvm::objective::Objective::default() } else { cvm::objective::Objective::cvm() };
+    LearnerConfig { head, objective, batch_size: 16, memory: 60, seed: 7, learning_rate: 3e-3, ..LearnerConfig::new(StudentConfig::tiny_cnn(1, SIDE)) }
 }
 
 pub fn device() -> Device {
