@@ -109,7 +109,8 @@ fn adapter_learns_from_few_examples_and_restores_with_its_trunk() {
     assert!(correct >= 8, "{correct}/9 held-out crops recognised");
 
     let bytes = pollster::block_on(learner.snapshot()).unwrap();
-    assert!(bytes.len() < 5_000_000, "the snapshot should not copy the 18 MB trunk ({} bytes)", bytes.len());
+    // Adapter, its frozen copy from the last experience (distillation) and 15 stored feature vectors: about 5.4 MB.
+    assert!(bytes.len() < 8_000_000, "the snapshot should not copy the 18 MB trunk ({} bytes)", bytes.len());
     let err = Learner::restore(&bytes, concepts.clone(), None, device.clone()).unwrap_err().to_string();
     assert!(err.contains("load the same student blob"), "{err}");
     let restored = Learner::restore(&bytes, concepts, Some(trunk), device).unwrap();
