@@ -70,7 +70,7 @@ pub fn student_blob(ctx: &Ctx, with_classifier: bool) -> PathBuf {
     assets_dir(ctx).join(if with_classifier { "efficientnet-lite0-imagenet.safetensors" } else { "student-efficientnet-lite0.safetensors" })
 }
 
-/// Runs `<tool> recipe… inputs… --out out` unless the stamp beside `out` says the recipe, the
+/// Runs `cargo run -p <tool> -- recipe… inputs… --out out` unless the stamp beside `out` says the recipe, the
 /// sources and the inputs' packages are unchanged (checkout paths do not count, so another checkout reuses it).
 fn build_one(ctx: &Ctx, tool: &str, recipe: &[&str], inputs: &[(&str, PathBuf)], out: &std::path::Path) -> Result<bool> {
     let stamp_path = out.with_extension("stamp");
@@ -85,10 +85,8 @@ fn build_one(ctx: &Ctx, tool: &str, recipe: &[&str], inputs: &[(&str, PathBuf)],
     if out.is_file() && fs::read_to_string(&stamp_path).is_ok_and(|s| s == stamp) {
         return Ok(false);
     }
-    // Built with the whole workspace, as tier 1 builds it: one feature set, so burn is compiled once.
-    run(ctx.cargo().args(["build", "-q", "--workspace", "--exclude", "cvm-wasm", "--bins"]))?;
-    let mut cmd = std::process::Command::new(ctx.target_dir().join("debug").join(tool));
-    cmd.current_dir(&ctx.root).args(recipe);
+    let mut cmd = ctx.cargo();
+    cmd.args(["run", "-q", "-p", tool, "--"]).args(recipe);
     for (flag, path) in inputs {
         cmd.arg(flag).arg(path);
     }
