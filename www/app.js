@@ -52,7 +52,7 @@ function settings() {
   return {
     learningRate: Number($("learning-rate").value),
     memory: Number($("memory").value),
-    unknownThreshold: Number($("threshold").value),
+    acceptRate: Number($("accept-rate").value) / 100,
   };
 }
 function readyStatus() {
@@ -364,7 +364,9 @@ function showPrediction(p, looksLike) {
   const box = $("prediction");
   box.dataset.label = p.label;
   box.dataset.score = p.score.toFixed(3);
-  $("prediction-label").textContent = p.unknown ? "unknown" : `${p.label} (${Math.round(p.score * 100)}%)`;
+  box.dataset.unknown = String(p.unknown);
+  const guess = looksLike[0] ? ` — looks like ${looksLike[0].label}` : "";
+  $("prediction-label").textContent = p.unknown ? `not one of your classes${guess}` : `${p.label} (${Math.round(p.score * 100)}%)`;
   $("bars").replaceChildren(
     ...p.scores.map((s) => {
       const li = document.createElement("li");
@@ -376,7 +378,7 @@ function showPrediction(p, looksLike) {
   const now = performance.now();
   if (now - lastAnnounce > 3000) {
     lastAnnounce = now;
-    const text = p.unknown ? "Not sure what this is" : `This looks like ${p.label}`;
+    const text = p.unknown ? `Not one of your classes${guess}` : `This is ${p.label}`;
     if ($("announce").textContent !== text) $("announce").textContent = text;
   }
 }
@@ -531,7 +533,7 @@ $("reset").onclick = async () => {
   await refreshMap();
   readyStatus();
 };
-$("threshold").onchange = () => call("setThreshold", { value: Number($("threshold").value) }).catch((e) => setStatus(e.message));
+$("accept-rate").onchange = () => call("setAcceptRate", { value: Number($("accept-rate").value) / 100 }).catch((e) => setStatus(e.message));
 $("train").onclick = () => train();
 $("add-form").onsubmit = (e) => {
   e.preventDefault();

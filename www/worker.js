@@ -14,7 +14,6 @@ async function open(backend, settings, snapshot) {
   options = { concepts: CONCEPTS, student: STUDENT, backend, settings };
   learner?.free();
   learner = snapshot ? await Learner.load(snapshot, options) : await Learner.create(options);
-  if (settings?.unknownThreshold !== undefined) learner.setUnknownThreshold(settings.unknownThreshold);
   lastGood = snapshot ?? null;
   return describe();
 }
@@ -98,7 +97,7 @@ const ops = {
   /** Map of anchors, neighbouring concepts and a few frames per class. */
   conceptMap: ({ sets }) =>
     guarded(() => learner.conceptMap(sets.flatMap((s) => s.frames), sets.flatMap((s) => s.frames.map(() => s.label)), 3)),
-  setThreshold: ({ value }) => learner.setUnknownThreshold(value),
+  setAcceptRate: ({ value }) => learner.setAcceptRate(value),
   save: () => learner.save(),
   load: async ({ bytes }) => {
     const previous = options;

@@ -43,7 +43,7 @@ export interface LearnerSettings {
   /** Examples of the new class per step; as many again come from replay (default 32). */ batchSize?: number;
   /** Replay memory budget in examples (default 500). */ memory?: number;
   seed?: number;
-  /** Best-class cosine below which a frame is "unknown" (default 0.3). */ unknownThreshold?: number;
+  /** Share of a class's own examples that count as the class; a frame farther from them is "unknown" (default 0.95). */ acceptRate?: number;
   /** Square input side of the from-scratch student, in pixels (default 32; a student blob sets its own). */ inputSize?: number;
 }
 export interface LearnerOptions {
@@ -62,9 +62,10 @@ export interface TrainOptions {
 export interface TrainReport { steps: number; losses: number[]; accuracy: number }
 export interface ClassScore { label: string; score: number; similarity: number }
 export interface Prediction {
-  /** The best class, or "unknown" when its similarity is below the threshold. */ label: string;
+  /** The best class (a guess when `unknown`). */ label: string;
   score: number;
-  unknown: boolean;
+  /** True when the frame lies farther from the best class's examples than they lie from each other: none of the taught classes. */ unknown: boolean;
+  /** How close the frame lies to the best class's examples, relative to the class's own spread: ≥ 0 is known; null while the class holds fewer than two trained examples. */ openSetScore: number | null;
   /** Every known class, best first. */ scores: ClassScore[];
 }
 export interface ConceptMatch { label: string; similarity: number }
@@ -82,7 +83,7 @@ struct Settings {
     batch_size: Option<usize>,
     memory: Option<usize>,
     seed: Option<u64>,
-    unknown_threshold: Option<f32>,
+    accept_rate: Option<f32>,
     input_size: Option<usize>,
 }
 
@@ -105,7 +106,7 @@ impl Settings {
             batch_size: self.batch_size.unwrap_or(d.batch_size),
             memory: self.memory.unwrap_or(d.memory),
             seed: self.seed.unwrap_or(d.seed),
-            unknown_threshold: self.unknown_threshold.unwrap_or(d.unknown_threshold),
+            accept_rate: self.accept_rate.unwrap_or(d.accept_rate),
             ..d
         }
     }
@@ -235,10 +236,12 @@ struct ClassScore<'a> {
 }
 
 #[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 struct PredictionJs<'a> {
     label: &'a str,
     score: f32,
     unknown: bool,
+    open_set_score: Option<f32>,
     scores: Vec<ClassScore<'a>>,
 }
 
@@ -402,9 +405,8 @@ impl Learner {
             .map(|(i, c)| ClassScore { label: &c.key, score: prediction.probabilities[i], similarity: prediction.similarities[i] })
             .collect();
         scores.sort_by(|a, b| b.score.total_cmp(&a.score));
-        let (best, score) = (scores[0].label, scores[0].score);
-        let unknown = prediction.class.is_none();
-        to_js(&PredictionJs { label: if unknown { "unknown" } else { best }, score, unknown, scores })
+        let (label, score) = (scores[0].label, scores[0].score);
+        to_js(&PredictionJs { label, score, unknown: prediction.class.is_none(), open_set_score: prediction.open_set_score, scores })
     }
 
     /// The `k` vocabulary concepts the frame looks most like ("looks like …").
@@ -452,10 +454,10 @@ impl Learner {
         to_js(&inner.learner.concept_map(&views, &labels, neighbours).await?)
     }
 
-    /// Changes the similarity below which predictions are "unknown".
-    #[wasm_bindgen(js_name = setUnknownThreshold)]
-    pub fn set_unknown_threshold(&self, threshold: f32) -> Result<()> {
-        Ok(self.borrow()?.learner.set_unknown_threshold(threshold)?)
+    /// Changes the share of each class's own examples that count as the class (see `acceptRate`).
+    #[wasm_bindgen(js_name = setAcceptRate)]
+    pub fn set_accept_rate(&self, rate: f32) -> Result<()> {
+        Ok(self.borrow()?.learner.set_accept_rate(rate)?)
     }
 
     /// The whole state (model, classes, replay memory) as one checksummed blob, for IndexedDB or a file.

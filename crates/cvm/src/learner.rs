@@ -24,6 +24,7 @@ use crate::error::{CvmError, Result};
 use crate::image::{ImageView, Preprocessor};
 use crate::memory::{ReplayMemory, Samples};
 use crate::objective::{HeadKind, Incoming, LinearHead, MASKED, Objective, StepScores, cosines};
+use crate::openset::{NearestExamples, OpenSetSpace};
 use crate::params;
 use crate::pretrained::Trunk;
 use crate::student::{Student, StudentConfig};
@@ -42,9 +43,14 @@ pub struct LearnerConfig {
     /// Replay memory budget, in samples (0 = no replay: plain fine-tuning).
     pub memory: usize,
     pub seed: u64,
-    /// Below this best-class similarity a prediction is "unknown" (cosine for anchor heads, probability for
-    /// the linear head).
-    pub unknown_threshold: f32,
+    /// Share of a class's own stored examples that its open-set threshold accepts (see [`crate::openset`]);
+    /// an input farther from the class's examples than that is "unknown".
+    #[serde(default = "default_accept_rate")]
+    pub accept_rate: f32,
+}
+
+fn default_accept_rate() -> f32 {
+    0.95
 }
 
 impl LearnerConfig {
@@ -58,7 +64,7 @@ impl LearnerConfig {
             batch_size: 32,
             memory: 500,
             seed: 0,
-            unknown_threshold: 0.3,
+            accept_rate: default_accept_rate(),
         }
     }
 
@@ -69,7 +75,14 @@ impl LearnerConfig {
         check(self.learning_rate.is_finite() && self.learning_rate > 0.0 && self.learning_rate <= 1.0, format!("learning rate must be in (0, 1], got {}", self.learning_rate))?;
         check((1..=1024).contains(&self.batch_size), format!("batch size must be in 1..=1024, got {}", self.batch_size))?;
         check(self.memory <= 1_000_000, format!("memory budget must be at most 1000000 samples, got {}", self.memory))?;
-        check(self.unknown_threshold.is_finite() && (-1.0..=1.0).contains(&self.unknown_threshold), format!("unknown threshold must be in [-1, 1], got {}", self.unknown_threshold))
+        check(self.accept_rate > 0.0 && self.accept_rate <= 1.0, format!("accept rate must be in (0, 1], got {}", self.accept_rate))
+    }
+
+    /// Where the open-set score compares an input with the stored examples: the frozen trunk's features for
+    /// the adapter (training does not move them), the concept space for the tiny CNN (raw pixels are no
+    /// measure of likeness).
+    pub fn open_set_space(&self) -> OpenSetSpace {
+        if self.student.has_trunk() { OpenSetSpace::Input } else { OpenSetSpace::Embedding }
     }
 
     /// Values the replay memory keeps per sample: the sample, then (with score replay) its scores.
@@ -112,12 +125,17 @@ pub struct TrainReport {
 /// Scores for one image.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Prediction {
-    /// Best class index, or `None` for "unknown".
+    /// Best class index, or `None` when the input is none of the taught classes ([`Prediction::top`] is
+    /// still the best guess).
     pub class: Option<usize>,
     /// Softmax probability per known class, in class order.
     pub probabilities: Vec<f32>,
     /// Cosine similarity per known class (anchor heads) or the probability again (linear head).
     pub similarities: Vec<f32>,
+    /// The best class's open-set score (see [`crate::openset`]): `≥ 0` when the input lies as close to that
+    /// class's stored examples as they lie to each other; `None` while the class holds fewer than two stored
+    /// examples (it is then taken as known).
+    pub open_set_score: Option<f32>,
 }
 
 impl Prediction {
@@ -143,6 +161,9 @@ pub struct Learner {
     pub(crate) memory: ReplayMemory,
     /// Frozen copy of the trainable part as the last `train` left it, and how many classes it knew.
     pub(crate) previous: Option<(Network, usize)>,
+    /// The stored examples the open-set score compares against, calibrated; `None` when stale (rebuilt at the
+    /// next prediction).
+    open_set: Option<NearestExamples>,
     /// Samples of the current experience, not yet in replay memory.
     pub(crate) pending: Samples,
     /// Random decisions taken by training (position in the RNG stream; part of the state).
@@ -227,6 +248,7 @@ impl Learner {
         Ok(Self {
             memory: ReplayMemory::new(config.memory_slots(), config.stored_len(), config.seed),
             previous: None,
+            open_set: None,
             optimizer: AdamConfig::new().init(),
             scratch: Vec::new(),
             preprocessor,
@@ -256,11 +278,12 @@ impl Learner {
         &self.device
     }
 
-    /// Changes the "unknown" threshold (see [`LearnerConfig::unknown_threshold`]).
-    pub fn set_unknown_threshold(&mut self, threshold: f32) -> Result<()> {
-        let config = LearnerConfig { unknown_threshold: threshold, ..self.config.clone() };
+    /// Changes the open-set accept rate (see [`LearnerConfig::accept_rate`]).
+    pub fn set_accept_rate(&mut self, accept_rate: f32) -> Result<()> {
+        let config = LearnerConfig { accept_rate, ..self.config.clone() };
         config.validate()?;
         self.config = config;
+        self.open_set = None;
         Ok(())
     }
 
@@ -314,6 +337,7 @@ impl Learner {
             return Err(CvmError::arg(format!("class index {index} out of range (have {})", self.classes.len())));
         }
         self.classes.remove(index);
+        self.open_set = None;
         // The previous model's scores are indexed by the old class order; distillation restarts after the next
         // training.
         self.previous = None;
@@ -433,7 +457,9 @@ impl Learner {
     /// whether the learner still held it (the replay memory may already have let it go). What earlier
     /// training learnt from it stays in the weights until later training moves them.
     pub fn remove_example(&mut self, id: u32) -> bool {
-        self.pending.remove(self.config.student.sample_len(), id) || self.memory.remove(id)
+        let removed = self.pending.remove(self.config.student.sample_len(), id) || self.memory.remove(id);
+        self.open_set = None;
+        removed
     }
 
     fn rng(&mut self) -> StdRng {
@@ -543,6 +569,7 @@ impl Learner {
         if self.config.objective.distill_weight > 0.0 {
             self.previous = Some((network.no_grad(), self.classes.len()));
         }
+        self.open_set = None;
         Ok(())
     }
 
@@ -625,10 +652,41 @@ impl Learner {
         self.score(x).await
     }
 
-    /// Probabilities and similarities of student inputs `x [B, sample_len]` (on the inference device).
-    async fn score(&self, x: Tensor<2>) -> Result<Vec<Prediction>> {
+    /// The open-set references, calibrated on the replay memory's examples (embedded by the student as it
+    /// stands, when the score compares in the concept space); rebuilt when stale.
+    async fn open_set(&mut self) -> Result<&NearestExamples> {
+        if self.open_set.is_none() {
+            let samples = self.memory.samples();
+            let len = self.config.student.sample_len();
+            let stored = self.config.stored_len();
+            let mut rows: Vec<f32> = samples.data.chunks_exact(stored).flat_map(|row| &row[..len]).copied().collect();
+            let dim = match self.config.open_set_space() {
+                OpenSetSpace::Input => len,
+                OpenSetSpace::Embedding => {
+                    let mut embedded = Vec::new();
+                    for chunk in rows.chunks(256 * len) {
+                        let x = Tensor::<2>::from_data(TensorData::new(chunk.to_vec(), [chunk.len() / len, len]), &self.device.clone().inner());
+                        embedded.extend(to_f32(self.student.valid().forward(x).into_data_async().await?)?);
+                    }
+                    rows = embedded;
+                    self.concepts.dim()
+                }
+            };
+            self.open_set = Some(NearestExamples::calibrate(&rows, &samples.labels, dim, self.classes.len(), self.config.accept_rate));
+        }
+        Ok(self.open_set.as_ref().expect("built above"))
+    }
+
+    /// Probabilities, similarities and open-set scores of student inputs `x [B, sample_len]` (on the inference
+    /// device).
+    async fn score(&mut self, x: Tensor<2>) -> Result<Vec<Prediction>> {
         let k = self.classes.len();
-        let z = self.student.valid().forward(x);
+        self.open_set().await?;
+        let z = self.student.valid().forward(x.clone());
+        let compared = match self.config.open_set_space() {
+            OpenSetSpace::Input => x,
+            OpenSetSpace::Embedding => z.clone(),
+        };
         let (probabilities, similarities) = match (&self.head, &self.anchors) {
             (Some(head), _) => {
                 let p = softmax(head.valid().forward(z, k), 1);
@@ -640,14 +698,17 @@ impl Learner {
             }
             (None, None) => unreachable!("classes exist, so an anchor matrix exists"),
         };
-        let data = Transaction::default().register(probabilities).register(similarities).execute_async().await?;
-        let (p, s) = (to_f32(data[0].clone())?, to_f32(data[1].clone())?);
+        let data = Transaction::default().register(probabilities).register(similarities).register(compared).execute_async().await?;
+        let (p, s, q) = (to_f32(data[0].clone())?, to_f32(data[1].clone())?, to_f32(data[2].clone())?);
+        let open_set = self.open_set.as_ref().expect("calibrated above");
         Ok(p.chunks_exact(k)
             .zip(s.chunks_exact(k))
-            .map(|(p, s)| {
+            .zip(q.chunks_exact(open_set.dim()))
+            .map(|((p, s), q)| {
                 let best = p.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|(i, _)| i).expect("k ≥ 1");
-                let known = s[best] >= self.config.unknown_threshold;
-                Prediction { class: known.then_some(best), probabilities: p.to_vec(), similarities: s.to_vec() }
+                let open_set_score = open_set.score(q, best);
+                let known = open_set_score.is_none_or(|score| score >= 0.0);
+                Prediction { class: known.then_some(best), probabilities: p.to_vec(), similarities: s.to_vec(), open_set_score }
             })
             .collect())
     }

@@ -15,6 +15,7 @@ pub mod map;
 pub mod memory;
 pub mod metrics;
 pub mod objective;
+pub mod openset;
 pub mod params;
 pub mod pretrained;
 pub mod snapshot;

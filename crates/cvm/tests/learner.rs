@@ -198,12 +198,48 @@ fn vocabulary_ranking_and_unknown() {
     assert_eq!(prediction.class, Some(0));
     assert!((prediction.probabilities.iter().sum::<f32>() - 1.0).abs() < 1e-4);
 
-    // A threshold above every cosine makes the same image unknown, with the same scores.
-    learner.set_unknown_threshold(1.0).unwrap();
-    let strict = pollster::block_on(learner.predict(view(&stripes))).unwrap();
-    assert_eq!(strict.class, None);
-    assert_eq!(strict.probabilities, prediction.probabilities);
-    assert!(learner.set_unknown_threshold(f32::NAN).is_err());
+    assert!(prediction.open_set_score.is_some_and(|s| s >= 0.0), "{prediction:?}");
+}
+
+#[test]
+fn never_taught_inputs_are_unknown_from_one_class_on() {
+    let mut rng = rand::SeedableRng::seed_from_u64(21);
+    let fresh = |c: usize, n: usize, rng: &mut rand::rngs::StdRng| (0..n).map(|_| image(c, rng)).collect::<Vec<_>>();
+    let mut learner = Learner::new(config(HeadKind::Concepts), concepts(), device()).unwrap();
+    let mut known_share = Vec::new();
+    for taught in 0..2 {
+        let class = learner.add_class(NAMES[taught]).unwrap();
+        let examples = fresh(taught, 30, &mut rng);
+        pollster::block_on(learner.add_examples(class, &examples.iter().map(|p| view(p)).collect::<Vec<_>>())).unwrap();
+        pollster::block_on(learner.train(40)).unwrap();
+        // Fresh images of every class, taught or not: a softmax would name a taught class for all of them.
+        let shares: Vec<f64> = (0..3)
+            .map(|c| {
+                let images = fresh(c, 20, &mut rng);
+                let predictions = pollster::block_on(learner.predict_batch(&images.iter().map(|p| view(p)).collect::<Vec<_>>())).unwrap();
+                assert!(predictions.iter().all(|p| p.open_set_score.is_some() && p.top().is_some()));
+                predictions.iter().filter(|p| p.class.is_some()).count() as f64 / 20.0
+            })
+            .collect();
+        known_share.push(shares);
+    }
+    for (taught, shares) in known_share.iter().enumerate() {
+        for (c, &share) in shares.iter().enumerate() {
+            if c <= taught {
+                assert!(share >= 0.7, "{taught_n} taught: class {c} accepted {share}", taught_n = taught + 1);
+            } else {
+                assert!(share <= 0.3, "{taught_n} taught: never-taught class {c} accepted {share}", taught_n = taught + 1);
+            }
+        }
+    }
+    // A stricter accept rate accepts fewer; the rate is validated.
+    assert!(learner.set_accept_rate(f32::NAN).is_err() && learner.set_accept_rate(0.0).is_err() && learner.set_accept_rate(1.5).is_err());
+    let images = fresh(0, 20, &mut rng);
+    let views: Vec<_> = images.iter().map(|p| view(p)).collect();
+    let accepted = |learner: &mut Learner| pollster::block_on(learner.predict_batch(&views)).unwrap().iter().filter(|p| p.class.is_some()).count();
+    let lenient = accepted(&mut learner);
+    learner.set_accept_rate(0.5).unwrap();
+    assert!(accepted(&mut learner) < lenient);
 }
 
 #[test]
