@@ -1,7 +1,7 @@
 // End to end: the demo page in Chromium with a fake webcam. Three things (one on WebGPU) are taught one after another (one
-// browser session per thing, each with its own clip), then each clip is shown again and must be recognised.
-// One recorded example is removed again. The state must survive every restart, and no request may leave the
-// page's origin.
+// browser session per thing, each with its own clip), then each clip is shown again and must be recognised, and
+// (on the CPU) a thing never taught must be called "not one of your classes". One recorded example is removed
+// again. The state must survive every restart, and no request may leave the page's origin.
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -25,6 +25,8 @@ const ALL_THINGS = [
   { photo: "imagenet_10_541.jpg", name: "drum" },
   { photo: "imagenet_15_99.jpg", name: "bird" },
 ];
+// Shown after teaching, never taught.
+const STRANGER = "imagenet_12_741.jpg"; // a prayer rug
 
 /** A 6 s, 10 fps, 320×240 y4m clip of a photo under a slowly moving crop (so frames differ). */
 function clip(dir, photo) {
@@ -139,7 +141,8 @@ for (const backend of backends) {
         for (let i = 0; i < 12; i++) {
           await s.page.waitForTimeout(400);
           const label = await s.page.getAttribute('[data-testid="prediction"]', "data-label");
-          correct += label === thing.name ? 1 : 0;
+          const unknown = await s.page.getAttribute('[data-testid="prediction"]', "data-unknown");
+          correct += label === thing.name && unknown === "false" ? 1 : 0;
           total += 1;
         }
         if (k === THINGS.length - 1) await s.page.screenshot({ path: join(artifacts, `demo-${backend}.png`), fullPage: true });
@@ -149,6 +152,21 @@ for (const backend of backends) {
       const accuracy = correct / total;
       console.log(`demo (${backend}): ${correct}/${total} held-out camera frames recognised (${(100 * accuracy).toFixed(0)}%)`);
       assert.ok(accuracy >= 0.8, `accuracy ${accuracy}`);
+      if (backend === "cpu") {
+        // Something never taught: the page must not call it one of its classes.
+        const s = await open(profile, url, camera(clip(dir, STRANGER)));
+        await waitReady(s.page, s.log);
+        await s.page.waitForSelector("#bars li", { timeout: 300_000 });
+        let unknown = 0;
+        for (let i = 0; i < 12; i++) {
+          await s.page.waitForTimeout(400);
+          unknown += (await s.page.getAttribute('[data-testid="prediction"]', "data-unknown")) === "true" ? 1 : 0;
+        }
+        const said = await s.page.textContent("#prediction-label");
+        console.log(`demo (${backend}): never-taught thing called unknown on ${unknown}/12 readings ("${said}")`);
+        assert.ok(unknown >= 10, `a never-taught thing was called a taught class on ${12 - unknown} of 12 readings`);
+        await s.context.close();
+      }
     } finally {
       await Promise.all([...sessions].map((c) => c.close()));
       await server.close();

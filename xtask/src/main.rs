@@ -9,6 +9,7 @@
 //! - `bench cl [--quick] [--out FILE] [--protocols …] [...]`: the class-incremental benchmark, every protocol.
 //! - `bench webcam [--quick] [--out FILE]`: the pretrained trunk's latency and new-class time (natively, then
 //!   in the browser).
+//! - `bench openset [--quick] [--out FILE] [--scenarios …]`: "unknown" against never-taught inputs.
 //! - `bench browser [--out FILE]`: the train step in the browser against TensorFlow.js.
 //!
 //! The cache lives in `$CVM_CACHE`, else `$XDG_CACHE_HOME/cvm`, else `~/.cache/cvm`.
@@ -39,7 +40,7 @@ fn main() {
     }
 }
 
-const USAGE: &str = "usage: cargo xtask <setup | test | demo [--port N] | assets | pkg | bench cl|webcam|browser [--quick] [--out FILE] ...>";
+const USAGE: &str = "usage: cargo xtask <setup | test | demo [--port N] | assets | pkg | bench cl|webcam|openset|browser [--quick] [--out FILE] ...>";
 
 /// Paths every command shares.
 pub struct Ctx {
@@ -131,8 +132,8 @@ fn demo(ctx: &Ctx, args: &[String]) -> Result {
 
 fn bench(ctx: &Ctx, args: &[String]) -> Result {
     let command = args.first().map(String::as_str);
-    if !matches!(command, Some("cl" | "webcam" | "browser")) {
-        return Err("usage: cargo xtask bench cl|webcam|browser [--quick] [--out FILE] [...]".into());
+    if !matches!(command, Some("cl" | "webcam" | "openset" | "browser")) {
+        return Err("usage: cargo xtask bench cl|webcam|openset|browser [--quick] [--out FILE] [...]".into());
     }
     setup::run(ctx)?;
     assets::build(ctx)?;

@@ -132,6 +132,24 @@ pub fn combined(mnist: Dataset, fashion: Dataset) -> Dataset {
     Dataset { name: "combined", class_names: [mnist.class_names, fashion.class_names].concat(), train: join(mnist.train, fashion.train), test: join(mnist.test, fashion.test) }
 }
 
+/// A photo as the page's end-to-end test shows it to the fake camera: scaled to 480×480, seen through a
+/// 320×240 window that moves with time.
+pub struct Photo(image::RgbImage);
+
+impl Photo {
+    pub fn open(path: &Path) -> Result<Self, String> {
+        let image = image::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok(Self(image::imageops::resize(&image.to_rgb8(), 480, 480, image::imageops::FilterType::Triangle)))
+    }
+
+    /// The frame at `t` seconds (the test's ffmpeg crop: `x = 60 + 60 sin 2t`, `y = 80 + 60 cos 1.3t`).
+    pub fn frame(&self, t: f64) -> image::RgbImage {
+        let x = (60.0 + 60.0 * (2.0 * t).sin()).round() as u32;
+        let y = (80.0 + 60.0 * (1.3 * t).cos()).round() as u32;
+        image::imageops::crop_imm(&self.0, x, y, 320, 240).to_image()
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;

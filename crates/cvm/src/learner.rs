@@ -24,7 +24,7 @@ use crate::error::{CvmError, Result};
 use crate::image::{ImageView, Preprocessor};
 use crate::memory::{ReplayMemory, Samples};
 use crate::objective::{HeadKind, Incoming, LinearHead, MASKED, Objective, StepScores, cosines};
-use crate::openset::{NearestExamples, OpenSetSpace};
+use crate::openset::NearestExamples;
 use crate::params;
 use crate::pretrained::Trunk;
 use crate::student::{Student, StudentConfig};
@@ -76,13 +76,6 @@ impl LearnerConfig {
         check((1..=1024).contains(&self.batch_size), format!("batch size must be in 1..=1024, got {}", self.batch_size))?;
         check(self.memory <= 1_000_000, format!("memory budget must be at most 1000000 samples, got {}", self.memory))?;
         check(self.accept_rate > 0.0 && self.accept_rate <= 1.0, format!("accept rate must be in (0, 1], got {}", self.accept_rate))
-    }
-
-    /// Where the open-set score compares an input with the stored examples: the frozen trunk's features for
-    /// the adapter (training does not move them), the concept space for the tiny CNN (raw pixels are no
-    /// measure of likeness).
-    pub fn open_set_space(&self) -> OpenSetSpace {
-        if self.student.has_trunk() { OpenSetSpace::Input } else { OpenSetSpace::Embedding }
     }
 
     /// Values the replay memory keeps per sample: the sample, then (with score replay) its scores.
@@ -641,52 +634,20 @@ impl Learner {
         if self.classes.is_empty() {
             return Err(CvmError::NotReady("no classes yet: add a class first".into()));
         }
-        let len = self.config.student.sample_len();
-        if samples.len() % len != 0 || !samples.iter().all(|v| v.is_finite()) {
-            return Err(CvmError::arg(format!("samples must be finite and a multiple of {len} values, got {}", samples.len())));
-        }
         if samples.is_empty() {
             return Ok(Vec::new());
         }
-        let x = Tensor::<2>::from_data(TensorData::new(samples.to_vec(), [samples.len() / len, len]), &self.device.clone().inner());
+        let x = self.sample_tensor(samples)?;
         self.score(x).await
     }
 
-    /// The open-set references, calibrated on the replay memory's examples (embedded by the student as it
-    /// stands, when the score compares in the concept space); rebuilt when stale.
-    async fn open_set(&mut self) -> Result<&NearestExamples> {
-        if self.open_set.is_none() {
-            let samples = self.memory.samples();
-            let len = self.config.student.sample_len();
-            let stored = self.config.stored_len();
-            let mut rows: Vec<f32> = samples.data.chunks_exact(stored).flat_map(|row| &row[..len]).copied().collect();
-            let dim = match self.config.open_set_space() {
-                OpenSetSpace::Input => len,
-                OpenSetSpace::Embedding => {
-                    let mut embedded = Vec::new();
-                    for chunk in rows.chunks(256 * len) {
-                        let x = Tensor::<2>::from_data(TensorData::new(chunk.to_vec(), [chunk.len() / len, len]), &self.device.clone().inner());
-                        embedded.extend(to_f32(self.student.valid().forward(x).into_data_async().await?)?);
-                    }
-                    rows = embedded;
-                    self.concepts.dim()
-                }
-            };
-            self.open_set = Some(NearestExamples::calibrate(&rows, &samples.labels, dim, self.classes.len(), self.config.accept_rate));
-        }
-        Ok(self.open_set.as_ref().expect("built above"))
-    }
-
     /// Probabilities, similarities and open-set scores of student inputs `x [B, sample_len]` (on the inference
-    /// device).
+    /// device). The open-set references are the replay memory's examples, calibrated again when they changed.
     async fn score(&mut self, x: Tensor<2>) -> Result<Vec<Prediction>> {
         let k = self.classes.len();
-        self.open_set().await?;
+        let len = self.config.student.sample_len();
+        let open_set = self.open_set.get_or_insert_with(|| NearestExamples::calibrate(self.memory.samples(), self.config.stored_len(), len, k, self.config.accept_rate));
         let z = self.student.valid().forward(x.clone());
-        let compared = match self.config.open_set_space() {
-            OpenSetSpace::Input => x,
-            OpenSetSpace::Embedding => z.clone(),
-        };
         let (probabilities, similarities) = match (&self.head, &self.anchors) {
             (Some(head), _) => {
                 let p = softmax(head.valid().forward(z, k), 1);
@@ -698,12 +659,11 @@ impl Learner {
             }
             (None, None) => unreachable!("classes exist, so an anchor matrix exists"),
         };
-        let data = Transaction::default().register(probabilities).register(similarities).register(compared).execute_async().await?;
-        let (p, s, q) = (to_f32(data[0].clone())?, to_f32(data[1].clone())?, to_f32(data[2].clone())?);
-        let open_set = self.open_set.as_ref().expect("calibrated above");
+        let data = Transaction::default().register(probabilities).register(similarities).register(x).execute_async().await?;
+        let (p, s, x) = (to_f32(data[0].clone())?, to_f32(data[1].clone())?, to_f32(data[2].clone())?);
         Ok(p.chunks_exact(k)
             .zip(s.chunks_exact(k))
-            .zip(q.chunks_exact(open_set.dim()))
+            .zip(x.chunks_exact(len))
             .map(|((p, s), q)| {
                 let best = p.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|(i, _)| i).expect("k ≥ 1");
                 let open_set_score = open_set.score(q, best);
@@ -723,8 +683,30 @@ impl Learner {
             return Ok(Vec::new());
         }
         let x = self.samples(images)?;
+        self.embed(x).await
+    }
+
+    /// [`Learner::embed_batch`] of samples from [`Learner::encode`] (no trunk pass).
+    pub async fn embed_samples(&mut self, samples: &[f32]) -> Result<Vec<f32>> {
+        if samples.is_empty() {
+            return Ok(Vec::new());
+        }
+        let x = self.sample_tensor(samples)?;
+        self.embed(x).await
+    }
+
+    async fn embed(&self, x: Tensor<2>) -> Result<Vec<f32>> {
         let z = crate::objective::normalize_rows(self.student.valid().forward(x));
         to_f32(z.into_data_async().await?)
+    }
+
+    /// Validated samples `[B × sample_len]` as a tensor on the inference device.
+    fn sample_tensor(&self, samples: &[f32]) -> Result<Tensor<2>> {
+        let len = self.config.student.sample_len();
+        if samples.len() % len != 0 || !samples.iter().all(|v| v.is_finite()) {
+            return Err(CvmError::arg(format!("samples must be finite and a multiple of {len} values, got {}", samples.len())));
+        }
+        Ok(Tensor::<2>::from_data(TensorData::new(samples.to_vec(), [samples.len() / len, len]), &self.device.clone().inner()))
     }
 
     /// The `k` vocabulary concepts nearest to the image's embedding: `(concept index, cosine)`, best first.
