@@ -1,6 +1,7 @@
 // End to end: the demo page in Chromium with a fake webcam. Three things (one on WebGPU) are taught one after another (one
 // browser session per thing, each with its own clip), then each clip is shown again and must be recognised, and
-// (on the CPU) a thing never taught must be called "not one of your classes". One recorded example is removed
+// (on the CPU) a thing never taught must be called "not one of your classes". Before the first example, the
+// page must name the first thing (the grounded prior) and say it already knows it. One recorded example is removed
 // again. The state must survive every restart, and no request may leave the page's origin.
 
 import { test } from "node:test";
@@ -95,8 +96,21 @@ for (const backend of backends) {
         await waitReady(s.page, s.log);
         assert.equal(await s.page.locator('[data-testid="class-card"]').count(), k, "earlier classes survived the restart");
         assert.equal(await s.page.textContent('[data-testid="backend"]'), backend === "webgpu" ? "WebGPU" : "CPU");
+        if (k === 0) {
+          // Before any class, the page already says what the camera shows (the grounded prior) …
+          await s.page
+            .waitForFunction((name) => document.querySelector("#looks-like").textContent.split(", ").includes(name), thing.name, { timeout: 300_000 })
+            .catch(async (e) => assert.fail(`${e.message}\nlooks like: ${await s.page.textContent("#looks-like")}`));
+        }
         await s.page.fill('[data-testid="concept-input"]', thing.name);
         await s.page.click('[data-testid="add-class"]');
+        if (k === 0) {
+          // … and knows the thing by its name before the first example.
+          await s.page
+            .waitForSelector('#add-message[data-kind="known"]:not([hidden])', { timeout: 300_000 })
+            .catch(async (e) => assert.fail(`${e.message}\nadd-message: ${await s.page.textContent("#add-message")}`));
+          console.log(`demo (${backend}): before its first example: ${await s.page.textContent("#add-message")}`);
+        }
         const record = s.page.locator(`[data-testid="class-card"][data-class="${thing.name}"] [data-testid="record"]`);
         await record.hover();
         await s.page.mouse.down();
@@ -138,13 +152,16 @@ for (const backend of backends) {
         }
         // The first prediction of the camera stream has arrived when the confidence bars exist.
         await s.page.waitForSelector("#bars li", { timeout: 300_000 });
+        const readings = [];
         for (let i = 0; i < 12; i++) {
           await s.page.waitForTimeout(400);
           const label = await s.page.getAttribute('[data-testid="prediction"]', "data-label");
           const unknown = await s.page.getAttribute('[data-testid="prediction"]', "data-unknown");
+          readings.push(unknown === "true" ? `(${label}?)` : label);
           correct += label === thing.name && unknown === "false" ? 1 : 0;
           total += 1;
         }
+        console.log(`demo (${backend}): ${thing.name}: ${readings.join(" ")}`);
         if (k === THINGS.length - 1) await s.page.screenshot({ path: join(artifacts, `demo-${backend}.png`), fullPage: true });
         assert.deepEqual(s.requests.filter((u) => !origin(u)), [], "requests left the origin");
         await s.context.close();

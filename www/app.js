@@ -165,6 +165,7 @@ function escape(text) {
 async function addClass(name) {
   const message = $("add-message");
   message.hidden = true;
+  delete message.dataset.kind;
   try {
     const described = await call("addClass", { name });
     setClasses(described.classes);
@@ -172,7 +173,9 @@ async function addClass(name) {
     renderClasses();
     await persist();
     readyStatus();
-    document.querySelector(`[data-class="${CSS.escape(described.classes.at(-1).label)}"] .record`)?.focus();
+    const label = described.classes.at(-1).label;
+    document.querySelector(`[data-class="${CSS.escape(label)}"] .record`)?.focus();
+    await sayIfKnownAlready(label);
   } catch (error) {
     const suggestions = await call("suggest", { text: name }).catch(() => []);
     message.replaceChildren(document.createTextNode(error.message + " "));
@@ -185,6 +188,18 @@ async function addClass(name) {
     }
     message.hidden = false;
   }
+}
+
+/** A class the grounded prior already recognises in the camera's frame is usable before its first example. */
+async function sayIfKnownAlready(label) {
+  if (!state.cameraOn || video.readyState < 2) return;
+  const current = frame();
+  const { prediction } = await call("predict", { frame: current, rank: 0 }, [current]).catch(() => ({}));
+  if (prediction?.label !== label || prediction.unknown) return;
+  const message = $("add-message");
+  message.dataset.kind = "known";
+  message.textContent = `The page already knows “${label}” — record a few frames to make it yours.`;
+  message.hidden = false;
 }
 
 async function removeClass(label) {
@@ -342,7 +357,8 @@ let lastAnnounce = 0;
 let frames = 0;
 let fpsSince = performance.now();
 async function recognise() {
-  if (state.ready && state.cameraOn && !state.busy && !state.recording && state.classes.some((c) => c.examples > 0) && video.readyState >= 2) {
+  // From the first frame: before any class, the page still says what the frame looks like (the grounded prior).
+  if (state.ready && state.cameraOn && !state.busy && !state.recording && video.readyState >= 2) {
     try {
       const current = frame();
       const { prediction, looksLike } = await call("predict", { frame: current, rank: 5 }, [current]);
@@ -361,6 +377,8 @@ async function recognise() {
   setTimeout(recognise, 30);
 }
 function showPrediction(p, looksLike) {
+  $("looks-like").textContent = looksLike.map((m) => m.label).join(", ") || "—";
+  if (!p) return; // no class yet
   const box = $("prediction");
   box.dataset.label = p.label;
   box.dataset.score = p.score.toFixed(3);
@@ -374,7 +392,6 @@ function showPrediction(p, looksLike) {
       return li;
     }),
   );
-  $("looks-like").textContent = looksLike.map((m) => m.label).join(", ") || "—";
   const now = performance.now();
   if (now - lastAnnounce > 3000) {
     lastAnnounce = now;

@@ -74,9 +74,10 @@ const ops = {
       return { report, ...describe() };
     }),
   stop: () => learner.stopTraining(),
+  /** The prediction among the classes (null before the first class) and, with `rank`, the nearest concepts. */
   predict: ({ frame, rank }) =>
     guarded(async () => {
-      const prediction = await learner.predict(frame);
+      const prediction = learner.classes().length ? await learner.predict(frame) : null;
       const looksLike = rank ? await learner.rankVocabulary(frame, rank) : [];
       return { prediction, looksLike };
     }),

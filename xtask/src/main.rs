@@ -10,6 +10,7 @@
 //! - `bench webcam [--quick] [--out FILE]`: the pretrained trunk's latency and new-class time (natively, then
 //!   in the browser).
 //! - `bench openset [--quick] [--out FILE] [--scenarios …]`: "unknown" against never-taught inputs.
+//! - `bench zeroshot [--quick] [--out FILE]`: the grounded prior before the first example, and what examples add.
 //! - `bench browser [--out FILE]`: the train step in the browser against TensorFlow.js.
 //!
 //! The cache lives in `$CVM_CACHE`, else `$XDG_CACHE_HOME/cvm`, else `~/.cache/cvm`.
@@ -40,7 +41,7 @@ fn main() {
     }
 }
 
-const USAGE: &str = "usage: cargo xtask <setup | test | demo [--port N] | assets | pkg | bench cl|webcam|openset|browser [--quick] [--out FILE] ...>";
+const USAGE: &str = "usage: cargo xtask <setup | test | demo [--port N] | assets | pkg | bench cl|webcam|openset|zeroshot|browser [--quick] [--out FILE] ...>";
 
 /// Paths every command shares.
 pub struct Ctx {
@@ -132,8 +133,8 @@ fn demo(ctx: &Ctx, args: &[String]) -> Result {
 
 fn bench(ctx: &Ctx, args: &[String]) -> Result {
     let command = args.first().map(String::as_str);
-    if !matches!(command, Some("cl" | "webcam" | "openset" | "browser")) {
-        return Err("usage: cargo xtask bench cl|webcam|openset|browser [--quick] [--out FILE] [...]".into());
+    if !matches!(command, Some("cl" | "webcam" | "openset" | "zeroshot" | "browser")) {
+        return Err("usage: cargo xtask bench cl|webcam|openset|zeroshot|browser [--quick] [--out FILE] [...]".into());
     }
     setup::run(ctx)?;
     assets::build(ctx)?;

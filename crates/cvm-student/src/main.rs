@@ -1,7 +1,7 @@
 //! `cvm-student`: student blobs from pretrained weights.
 //!
 //! ```text
-//! cvm-student convert --pth FILE --out FILE [--size 224] [--classifier] [--dtype f16|f32]
+//! cvm-student convert --pth FILE --out FILE [--size 224] [--classifier [--imagenet-concepts FILE]] [--dtype f16|f32]
 //! cvm-student imagenet --blob FILE --photos DIR      # top-1 on labelled ImageNet photos (needs --classifier)
 //! ```
 
@@ -22,6 +22,10 @@ fn main() {
 
 fn value<'a>(args: &'a [String], flag: &str) -> Option<&'a str> {
     args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).map(String::as_str)
+}
+
+fn read(path: &str) -> Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("cannot read {path}"))
 }
 
 fn run() -> Result<()> {
@@ -45,7 +49,8 @@ fn run() -> Result<()> {
                 }
             }
             metadata.insert("batchnorm".into(), Value::from("folded into the convolutions (eps 1e-3)"));
-            let bytes = write_student_blob(&params, size, classifier, half, metadata)?;
+            let names = value(&args, "--imagenet-concepts").map(|path| cvm_student::imagenet_concepts(&String::from_utf8(read(path)?)?)).transpose()?;
+            let bytes = write_student_blob(&params, size, classifier, half, names.as_deref(), metadata)?;
             std::fs::write(out, &bytes).with_context(|| format!("cannot write {out}"))?;
             println!("{} tensors → {out}: {:.2} MB", params.len(), bytes.len() as f64 / 1e6);
             Ok(())

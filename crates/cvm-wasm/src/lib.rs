@@ -44,6 +44,7 @@ export interface LearnerSettings {
   /** Replay memory budget in examples (default 500). */ memory?: number;
   seed?: number;
   /** Share of a class's own examples that count as the class; a frame farther from them is "unknown" (default 0.95). */ acceptRate?: number;
+  /** Start from what the student blob's ImageNet classifier knows, so names are recognised before their first example (default true with a student blob). */ conceptPrior?: boolean;
   /** Square input side of the from-scratch student, in pixels (default 32; a student blob sets its own). */ inputSize?: number;
 }
 export interface LearnerOptions {
@@ -84,6 +85,7 @@ struct Settings {
     memory: Option<usize>,
     seed: Option<u64>,
     accept_rate: Option<f32>,
+    concept_prior: Option<bool>,
     input_size: Option<usize>,
 }
 
@@ -107,6 +109,7 @@ impl Settings {
             memory: self.memory.unwrap_or(d.memory),
             seed: self.seed.unwrap_or(d.seed),
             accept_rate: self.accept_rate.unwrap_or(d.accept_rate),
+            concept_prior: self.concept_prior.unwrap_or(d.concept_prior),
             ..d
         }
     }

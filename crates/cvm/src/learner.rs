@@ -27,6 +27,7 @@ use crate::objective::{HeadKind, Incoming, LinearHead, MASKED, Objective, StepSc
 use crate::openset::NearestExamples;
 use crate::params;
 use crate::pretrained::Trunk;
+use crate::prior::ConceptPrior;
 use crate::student::{Student, StudentConfig};
 
 /// Everything that shapes a learner; stored in snapshots.
@@ -47,6 +48,10 @@ pub struct LearnerConfig {
     /// an input farther from the class's examples than that is "unknown".
     #[serde(default = "default_accept_rate")]
     pub accept_rate: f32,
+    /// Start from the grounded prior of the trunk's ImageNet classifier (see [`crate::prior`]); adapter
+    /// students only.
+    #[serde(default)]
+    pub concept_prior: bool,
 }
 
 fn default_accept_rate() -> f32 {
@@ -57,7 +62,6 @@ impl LearnerConfig {
     /// CVM defaults for a student.
     pub fn new(student: StudentConfig) -> Self {
         Self {
-            student,
             head: HeadKind::Concepts,
             objective: Objective::cvm(),
             learning_rate: 1e-3,
@@ -65,6 +69,8 @@ impl LearnerConfig {
             memory: 500,
             seed: 0,
             accept_rate: default_accept_rate(),
+            concept_prior: student.has_trunk(),
+            student,
         }
     }
 
@@ -75,7 +81,8 @@ impl LearnerConfig {
         check(self.learning_rate.is_finite() && self.learning_rate > 0.0 && self.learning_rate <= 1.0, format!("learning rate must be in (0, 1], got {}", self.learning_rate))?;
         check((1..=1024).contains(&self.batch_size), format!("batch size must be in 1..=1024, got {}", self.batch_size))?;
         check(self.memory <= 1_000_000, format!("memory budget must be at most 1000000 samples, got {}", self.memory))?;
-        check(self.accept_rate > 0.0 && self.accept_rate <= 1.0, format!("accept rate must be in (0, 1], got {}", self.accept_rate))
+        check(self.accept_rate > 0.0 && self.accept_rate <= 1.0, format!("accept rate must be in (0, 1], got {}", self.accept_rate))?;
+        check(!self.concept_prior || self.student.has_trunk(), "the concept prior needs the pretrained trunk (an adapter student)".into())
     }
 
     /// Values the replay memory keeps per sample: the sample, then (with score replay) its scores.
@@ -147,6 +154,8 @@ pub struct Learner {
     pub(crate) head: Option<LinearHead>,
     /// Frozen pretrained trunk of the adapter student.
     pub(crate) trunk: Option<Trunk>,
+    /// The grounded prior the student's output is added to (see [`crate::prior`]).
+    prior: Option<ConceptPrior>,
     optimizer: ModuleOptimizer,
     pub(crate) classes: Vec<Class>,
     /// Unit anchors of the known classes, `[K, d]` (anchor heads only).
@@ -186,10 +195,18 @@ pub(crate) struct Network {
     pub head: Option<LinearHead>,
 }
 
+/// Raw concept-space vectors `[B, d]` of student inputs: the student's output, plus the prior's.
+fn concept_vectors(student: &Student, prior: Option<&ConceptPrior>, x: Tensor<2>) -> Tensor<2> {
+    match prior {
+        Some(prior) => student.forward(x.clone()) + prior.embed(x),
+        None => student.forward(x),
+    }
+}
+
 impl Network {
     /// Scores `[B, classes]` of samples `x`: cosines to the first `classes` anchors, or linear logits.
-    fn scores(&self, x: Tensor<2>, anchors: Option<&Tensor<2>>, classes: usize) -> Tensor<2> {
-        let z = self.student.forward(x);
+    fn scores(&self, x: Tensor<2>, prior: Option<&ConceptPrior>, anchors: Option<&Tensor<2>>, classes: usize) -> Tensor<2> {
+        let z = concept_vectors(&self.student, prior, x);
         match (&self.head, anchors) {
             (Some(head), _) => head.forward(z, classes),
             (None, Some(anchors)) => {
@@ -216,7 +233,13 @@ impl Learner {
 
     fn create(config: LearnerConfig, concepts: Arc<ConceptSpace>, trunk: Option<Trunk>, device: Device) -> Result<Self> {
         config.validate()?;
-        let student = params::seeded_init(Student::new(&config.student, concepts.dim(), &device), config.seed);
+        let mut student = params::seeded_init(Student::new(&config.student, concepts.dim(), &device), config.seed);
+        if config.concept_prior {
+            // The learner starts exactly at the prior; training learns the corrections.
+            let weight = student.projection.weight.val().zeros_like();
+            student.projection.weight = burn::module::Param::from_tensor(weight);
+            student.projection.bias = student.projection.bias.map(|b| burn::module::Param::from_tensor(b.val().zeros_like()));
+        }
         let head = (config.head == HeadKind::Linear).then(|| LinearHead::new(concepts.dim(), 16, &device));
         Self::assemble(config, concepts, trunk, device, student, head)
     }
@@ -238,7 +261,12 @@ impl Learner {
             _ => {}
         }
         let preprocessor = Preprocessor::new(*config.student.input())?;
+        let prior = match (&trunk, config.concept_prior) {
+            (Some(trunk), true) => Some(ConceptPrior::new(trunk, &concepts)?),
+            _ => None,
+        };
         Ok(Self {
+            prior,
             memory: ReplayMemory::new(config.memory_slots(), config.stored_len(), config.seed),
             previous: None,
             open_set: None,
@@ -544,7 +572,7 @@ impl Learner {
         let stored_scores = if self.config.stored_len() > len && !pending.is_empty() {
             let k = self.classes.len().min(SCORE_SLOTS);
             let x = Tensor::<2>::from_data(TensorData::new(pending.data.clone(), [pending.len(), len]), &self.device);
-            to_f32(network.scores(x, self.anchors.as_ref(), k).into_data_async().await?)?.chunks_exact(k).map(|row| {
+            to_f32(network.scores(x, self.prior.as_ref(), self.anchors.as_ref(), k).into_data_async().await?)?.chunks_exact(k).map(|row| {
                 let mut slots = row.to_vec();
                 slots.resize(SCORE_SLOTS, 0.0);
                 slots
@@ -575,7 +603,7 @@ impl Learner {
         let network = Network { student: self.student.clone(), head: self.head.clone() };
         let previous = match &self.previous {
             Some((previous, known)) if *known > 0 && self.config.objective.distill_weight > 0.0 => {
-                Some(previous.scores(x.clone(), self.anchors.as_ref(), (*known).min(k)).detach())
+                Some(previous.scores(x.clone(), self.prior.as_ref(), self.anchors.as_ref(), (*known).min(k)).detach())
             }
             _ => None,
         };
@@ -583,7 +611,7 @@ impl Learner {
             (batch.incoming, Tensor::<2>::from_data(TensorData::new(batch.stored.clone(), [batch.stored_rows, SCORE_SLOTS]), &self.device))
         });
         let mask = plan.mask(batch, k).map(|m| Tensor::<2>::from_data(TensorData::new(m, [b, k]), &self.device));
-        let step = StepScores { scores: network.scores(x, self.anchors.as_ref(), k), cosines: self.anchors.is_some(), targets: y.clone(), mask, previous, stored };
+        let step = StepScores { scores: network.scores(x, self.prior.as_ref(), self.anchors.as_ref(), k), cosines: self.anchors.is_some(), targets: y.clone(), mask, previous, stored };
         let (loss, logits) = self.config.objective.loss(step);
         let hits = logits.argmax(1).squeeze_dim::<1>(1).equal(y).int().sum();
         let grads = GradientsParams::from_grads(loss.backward(), &network);
@@ -646,31 +674,72 @@ impl Learner {
     async fn score(&mut self, x: Tensor<2>) -> Result<Vec<Prediction>> {
         let k = self.classes.len();
         let len = self.config.student.sample_len();
-        let open_set = self.open_set.get_or_insert_with(|| NearestExamples::calibrate(self.memory.samples(), self.config.stored_len(), len, k, self.config.accept_rate));
-        let z = self.student.valid().forward(x.clone());
+        if self.open_set.is_none() {
+            self.open_set = Some(NearestExamples::calibrate(self.memory.samples(), self.config.stored_len(), len, k, self.config.accept_rate));
+        }
+        let z = concept_vectors(&self.student.valid(), self.prior.as_ref(), x.clone());
+        let x_for_prior = x.clone();
+        let mut transaction = Transaction::default().register(x);
+        if let Some(prior) = &self.prior {
+            // The prior's view, for classes known only by name (see `zero_shot_margin`).
+            transaction = transaction.register(prior.embed(x_for_prior.clone()));
+        }
         let (probabilities, similarities) = match (&self.head, &self.anchors) {
             (Some(head), _) => {
                 let p = softmax(head.valid().forward(z, k), 1);
                 (p.clone(), p)
             }
             (None, Some(anchors)) => {
-                let cos = cosines(z, anchors.clone().inner());
+                let mut cos = cosines(z, anchors.clone().inner());
+                if let Some(prior) = &self.prior {
+                    // A class known only by its name is judged by the prior alone: the adapter has learnt
+                    // nothing about it, and its corrections for the taught classes would only mislead.
+                    let taught = self.taught();
+                    if taught.iter().any(|t| !t) {
+                        let device = cos.device();
+                        let mask = Tensor::<1>::from_data(TensorData::new(taught.iter().map(|&t| f32::from(u8::from(t))).collect(), [k]), &device).unsqueeze_dim::<2>(0);
+                        let by_name = cosines(prior.embed(x_for_prior.clone()), anchors.clone().inner());
+                        cos = cos.clone() * mask.clone() + by_name * (mask.neg() + 1.0);
+                    }
+                }
                 (softmax(cos.clone().mul_scalar(self.config.objective.scale), 1), cos)
             }
             (None, None) => unreachable!("classes exist, so an anchor matrix exists"),
         };
-        let data = Transaction::default().register(probabilities).register(similarities).register(x).execute_async().await?;
-        let (p, s, x) = (to_f32(data[0].clone())?, to_f32(data[1].clone())?, to_f32(data[2].clone())?);
+        let data = transaction.register(probabilities).register(similarities).execute_async().await?;
+        let (x, z) = (to_f32(data[0].clone())?, if self.prior.is_some() { to_f32(data[1].clone())? } else { Vec::new() });
+        let (p, s) = (to_f32(data[data.len() - 2].clone())?, to_f32(data[data.len() - 1].clone())?);
+        let open_set = self.open_set.as_ref().expect("calibrated above");
+        let d = self.concepts.dim();
         Ok(p.chunks_exact(k)
             .zip(s.chunks_exact(k))
             .zip(x.chunks_exact(len))
-            .map(|((p, s), q)| {
+            .enumerate()
+            .map(|(row, ((p, s), q))| {
                 let best = p.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|(i, _)| i).expect("k ≥ 1");
-                let open_set_score = open_set.score(q, best);
+                let open_set_score = open_set.score(q, best).or_else(|| self.zero_shot_margin(z.get(row * d..(row + 1) * d)?, best, s[best]));
                 let known = open_set_score.is_none_or(|score| score >= 0.0);
                 Prediction { class: known.then_some(best), probabilities: p.to_vec(), similarities: s.to_vec(), open_set_score }
             })
             .collect())
+    }
+
+    /// Per class: whether the learner holds examples of it (in the current experience or the replay memory).
+    fn taught(&self) -> Vec<bool> {
+        let mut taught = vec![false; self.classes.len()];
+        self.pending.labels.iter().chain(&self.memory.samples().labels).for_each(|&l| taught[l as usize] = true);
+        taught
+    }
+
+    /// The open-set score of a class with no stored examples to compare with, when the learner has the grounded
+    /// prior: how far its anchor's cosine `cosine` to the prior's concept vector `z` exceeds that of every
+    /// vocabulary concept no class is named after (`≥ 0`: the class's name is the input's nearest concept).
+    fn zero_shot_margin(&self, z: &[f32], class: usize, cosine: f32) -> Option<f32> {
+        (self.config.head == HeadKind::Concepts && self.classes[class].concept.is_some()).then_some(())?;
+        let taught: Vec<usize> = self.classes.iter().filter_map(|c| c.concept).collect();
+        let nearest = self.concepts.nearest(z, taught.len() + 1).ok()?;
+        let (_, untaught) = nearest.into_iter().find(|(i, _)| !taught.contains(i))?;
+        Some(cosine - untaught)
     }
 
     pub async fn predict(&mut self, image: ImageView<'_>) -> Result<Prediction> {
@@ -696,7 +765,7 @@ impl Learner {
     }
 
     async fn embed(&self, x: Tensor<2>) -> Result<Vec<f32>> {
-        let z = crate::objective::normalize_rows(self.student.valid().forward(x));
+        let z = crate::objective::normalize_rows(concept_vectors(&self.student.valid(), self.prior.as_ref(), x));
         to_f32(z.into_data_async().await?)
     }
 
@@ -710,12 +779,45 @@ impl Learner {
     }
 
     /// The `k` vocabulary concepts nearest to the image's embedding: `(concept index, cosine)`, best first.
+    /// With the grounded prior, an image that is none of the taught classes is ranked by the prior alone, so
+    /// what the trunk knows about things never taught survives the corrections learnt for the taught ones.
     pub async fn rank_vocabulary(&mut self, image: ImageView<'_>, k: usize) -> Result<Vec<(usize, f32)>> {
+        let x = self.samples(&[image])?;
+        Ok(self.rank(x, k).await?.remove(0))
+    }
+
+    /// [`Learner::rank_vocabulary`] of samples from [`Learner::encode`], one ranking per sample.
+    pub async fn rank_samples(&mut self, samples: &[f32], k: usize) -> Result<Vec<Vec<(usize, f32)>>> {
+        if samples.is_empty() {
+            return Ok(Vec::new());
+        }
+        let x = self.sample_tensor(samples)?;
+        self.rank(x, k).await
+    }
+
+    async fn rank(&mut self, x: Tensor<2>, k: usize) -> Result<Vec<Vec<(usize, f32)>>> {
         if self.config.head != HeadKind::Concepts {
             return Err(CvmError::NotReady("ranking the vocabulary needs the concept head".into()));
         }
-        let z = self.embed_batch(&[image]).await?;
-        self.concepts.nearest(&z, k)
+        let known: Vec<bool> = match &self.prior {
+            Some(_) if !self.classes.is_empty() => self.score(x.clone()).await?.iter().map(|p| p.class.is_some()).collect(),
+            Some(_) => vec![false; x.dims()[0]],
+            None => vec![true; x.dims()[0]],
+        };
+        let full = self.embed(x.clone()).await?;
+        let by_prior = match &self.prior {
+            Some(prior) if known.iter().any(|k| !k) => to_f32(prior.embed(x).into_data_async().await?)?,
+            _ => Vec::new(),
+        };
+        let d = self.concepts.dim();
+        known
+            .iter()
+            .enumerate()
+            .map(|(i, &known)| {
+                let z = if known { &full[i * d..][..d] } else { &by_prior[i * d..][..d] };
+                self.concepts.nearest(z, k)
+            })
+            .collect()
     }
 }
 

@@ -18,6 +18,7 @@ pub mod objective;
 pub mod openset;
 pub mod params;
 pub mod pretrained;
+pub mod prior;
 pub mod snapshot;
 pub mod student;
 pub mod synthetic;

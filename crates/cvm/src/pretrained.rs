@@ -1,10 +1,12 @@
 //! Student blobs: pretrained trunk weights (`format = "cvm-student"`), loaded and validated into a [`Trunk`].
 //!
 //! Metadata names the `preset` (`efficientnet-lite0`), the input `size` it runs at, and whether the ImageNet
-//! `classifier` is kept (only for checking the weights). Tensors are the trunk's parameters by path
-//! (see [`crate::trunk`]), f16 or f32, BatchNorm already folded in.
+//! `classifier` is kept; with it, `imagenet_concepts` may name each of its 1000 classes by a concept-vocabulary
+//! entry (the grounded prior of [`crate::prior`] needs both). Tensors are the trunk's parameters by path (see
+//! [`crate::trunk`]), f16 or f32, BatchNorm already folded in.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use burn::prelude::*;
 use burn::tensor::TensorData;
@@ -15,7 +17,7 @@ use crate::blob::{self, Metadata, OwnedTensor};
 use crate::error::{CvmError, Result};
 use crate::image::{InputSpec, Normalization};
 use crate::params::{self, HostParam};
-use crate::trunk::EfficientNetLite0;
+use crate::trunk::{EfficientNetLite0, IMAGENET_CLASSES};
 
 pub const STUDENT_FORMAT: &str = "cvm-student";
 pub const STUDENT_VERSION: u32 = 1;
@@ -28,6 +30,8 @@ const HEADER_CAP: u64 = 1 << 20;
 pub struct Trunk {
     model: EfficientNetLite0,
     input: InputSpec,
+    /// The vocabulary name of each ImageNet class of the classifier, if the blob names them.
+    imagenet_concepts: Option<Arc<[String]>>,
     checksum: [u8; 32],
     device: Device,
 }
@@ -50,6 +54,16 @@ impl Trunk {
         let input = InputSpec { channels: 3, size, normalization: Normalization::Centered };
         input.validate().map_err(|e| CvmError::blob(WHAT, e.to_string()))?;
         let classifier: bool = parsed.field("classifier")?;
+        let imagenet_concepts = match parsed.metadata.get("imagenet_concepts") {
+            None => None,
+            Some(names) => {
+                let names: Vec<String> = serde_json::from_value(names.clone()).map_err(|_| CvmError::blob(WHAT, "imagenet_concepts must be a list of names"))?;
+                if !classifier || names.len() != IMAGENET_CLASSES || names.iter().any(|n| n.trim().is_empty()) {
+                    return Err(CvmError::blob(WHAT, format!("imagenet_concepts must name the classifier's {IMAGENET_CLASSES} classes (classifier kept: {classifier}, names: {})", names.len())));
+                }
+                Some(names.into())
+            }
+        };
         let mut tensors = HashMap::new();
         for (name, view) in parsed.tensors.tensors() {
             let values = blob::read_f32(&view, WHAT, &name)?;
@@ -57,11 +71,16 @@ impl Trunk {
         }
         let device = device.clone().inner();
         let model = params::import(EfficientNetLite0::new(classifier, &device), &tensors, WHAT)?;
-        Ok(Self { model, input, checksum: Sha256::digest(bytes).into(), device })
+        Ok(Self { model, input, imagenet_concepts, checksum: Sha256::digest(bytes).into(), device })
     }
 
     pub fn input(&self) -> InputSpec {
         self.input
+    }
+
+    /// The device the trunk runs on (without autodiff).
+    pub fn device(&self) -> Device {
+        self.device.clone()
     }
 
     /// SHA-256 of the blob this trunk came from.
@@ -72,6 +91,16 @@ impl Trunk {
     /// `[B, 3, S, S]` preprocessed images → `[B, 1280]` features.
     pub fn features(&self, x: Tensor<4>) -> Tensor<2> {
         self.model.features(x)
+    }
+
+    /// The concept-vocabulary name of each ImageNet class, if the blob keeps the classifier and names them.
+    pub fn imagenet_concepts(&self) -> Option<&[String]> {
+        self.imagenet_concepts.as_deref()
+    }
+
+    /// ImageNet logits `[B, 1000]` of trunk features `[B, 1280]`, if the blob kept the classifier.
+    pub fn imagenet_logits(&self, features: Tensor<2>) -> Option<Tensor<2>> {
+        self.model.classify_features(features)
     }
 
     /// ImageNet class probabilities of preprocessed images (`[B × 1000]`), if the blob kept the classifier.
@@ -89,7 +118,14 @@ impl Trunk {
 }
 
 /// Writes a student blob from host parameters (the converter's output).
-pub fn write_student_blob(params: &[HostParam], size: usize, classifier: bool, half: bool, mut metadata: Metadata) -> Result<Vec<u8>> {
+/// `imagenet_concepts`, with the classifier, names its classes in the concept vocabulary.
+pub fn write_student_blob(params: &[HostParam], size: usize, classifier: bool, half: bool, imagenet_concepts: Option<&[String]>, mut metadata: Metadata) -> Result<Vec<u8>> {
+    if let Some(names) = imagenet_concepts {
+        if !classifier || names.len() != IMAGENET_CLASSES {
+            return Err(CvmError::arg(format!("ImageNet concept names need the classifier and {IMAGENET_CLASSES} names, got {}", names.len())));
+        }
+        metadata.insert("imagenet_concepts".into(), Value::from(names.to_vec()));
+    }
     metadata.insert("preset".into(), Value::from(PRESET_EFFICIENTNET_LITE0));
     metadata.insert("size".into(), Value::from(size));
     metadata.insert("classifier".into(), Value::from(classifier));

@@ -96,6 +96,11 @@ impl EfficientNetLite0 {
 
     /// ImageNet logits, when the blob kept the classifier.
     pub fn classify(&self, x: Tensor<4>) -> Option<Tensor<2>> {
-        self.classifier.as_ref().map(|c| c.forward(self.features(x)))
+        self.classify_features(self.features(x))
+    }
+
+    /// ImageNet logits of pooled features, when the blob kept the classifier.
+    pub fn classify_features(&self, features: Tensor<2>) -> Option<Tensor<2>> {
+        self.classifier.as_ref().map(|c| c.forward(features))
     }
 }
