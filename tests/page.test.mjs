@@ -19,12 +19,12 @@ const FLAGS = ["--no-sandbox", "--enable-unsafe-webgpu", "--disable-dev-shm-usag
 const NO_CAMERA = ["--deny-permission-prompts", "--use-fake-device-for-media-stream"];
 
 /** A fresh profile, the page at `url`, and the page's console. */
-async function open(url, { colorScheme = "light" } = {}) {
+async function open(url, { colorScheme = "light", camera = NO_CAMERA } = {}) {
   const profile = mkdtempSync(join(tmpdir(), "cvm-page-"));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
     headless: true,
-    args: [...FLAGS, ...NO_CAMERA],
+    args: [...FLAGS, ...camera],
     viewport: { width: 1280, height: 1000 },
     colorScheme,
   });
@@ -161,6 +161,46 @@ test("every control is reached with Tab, has a name and shows its focus", { time
     assert.ok(await s.page.locator("#add-message").isHidden(), "no error message");
     assert.match(await s.page.textContent('[data-testid="status"]'), /^ready/);
     assert.equal(await s.page.locator('[data-testid="class-card"]').count(), 1);
+  } finally {
+    await s.context.close();
+    await server.close();
+  }
+});
+
+test("a recording ends on release even if its card is redrawn mid-hold, and when the window loses focus", { timeout: 600_000 }, async () => {
+  const server = await serve({ "/": www });
+  // Chromium's own fake camera (a moving test pattern).
+  const s = await open(`${server.url}/index.html?backend=cpu`, { camera: ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"] });
+  try {
+    await waitReady(s.page, s.log);
+    await addClass(s.page, s.log, "strawberry");
+    const count = async () => Number(await s.page.textContent('[data-class="strawberry"] [data-testid="sample-count"]'));
+    const settled = async (what) => {
+      await s.page
+        .waitForFunction(() => !document.querySelector('[data-testid="record"][aria-pressed="true"]') && !/recording/.test(document.querySelector('[data-testid="status"]').textContent), null, { timeout: 30_000 })
+        .catch(async (e) => assert.fail(`${what}: ${e.message}\nstatus: ${await s.page.textContent('[data-testid="status"]')}`));
+      const before = await count();
+      await s.page.waitForTimeout(1500);
+      assert.equal(await count(), before, `${what}: frames are still being recorded`);
+      return before;
+    };
+    // Hold Record; while it is held, another class is added (the cards are redrawn); then let go.
+    await s.page.locator('[data-class="strawberry"] [data-testid="record"]').hover();
+    await s.page.mouse.down();
+    await s.page.waitForTimeout(1000);
+    await addClass(s.page, s.log, "drum");
+    await s.page.mouse.up();
+    const first = await settled("released after a redraw");
+    assert.ok(first >= 3, `only ${first} frames recorded`);
+    await waitReady(s.page, s.log);
+    // Hold again; the window loses focus (another window, a tab switch) instead of a release.
+    await s.page.locator('[data-class="strawberry"] [data-testid="record"]').hover();
+    await s.page.mouse.down();
+    await s.page.waitForTimeout(1000);
+    await s.page.evaluate(() => window.dispatchEvent(new Event("blur")));
+    const second = await settled("window blurred");
+    assert.ok(second > first, "the second hold recorded too");
+    await s.page.mouse.up();
   } finally {
     await s.context.close();
     await server.close();

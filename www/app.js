@@ -6,6 +6,7 @@ const $ = (id) => document.getElementById(id);
 const CROP = 224; // frames are cropped square and scaled here before they go to the worker
 const HOLD_OUT_EVERY = 5; // every 5th recorded frame is kept aside to measure accuracy per class
 const RECORD_FPS = 8;
+const MAX_RECORDED = 10 * RECORD_FPS; // a recording ends by itself after 10 s
 const MAX_THUMBS = 24;
 const MAX_HELD_OUT = 12; // per class
 
@@ -228,45 +229,52 @@ async function removeExample(id) {
 /**
  * Press-and-hold recording (pointer, or Space/Enter held while the button has focus). Each frame goes to the
  * learner as it is recorded, so its features are ready by the time the button is released; training follows.
+ * One recording at a time, owned by the page rather than by a button, so a card re-rendered mid-hold cannot lose
+ * its release: it ends on a release anywhere, when the window loses focus or the page is hidden, and after
+ * MAX_RECORDED frames.
  */
+let recording = null; // { timer, adds, recorded }
+function startRecording(button, label) {
+  if (recording || !state.ready || !state.cameraOn || state.busy) return;
+  button.setAttribute("aria-pressed", "true");
+  setStatus("recording…");
+  state.recording = true;
+  const current = (recording = { adds: [], recorded: 0, timer: null });
+  current.timer = setInterval(() => {
+    current.adds.push(addFrames(label, [frame()], current.recorded++));
+    if (current.recorded >= MAX_RECORDED) stopRecording();
+  }, 1000 / RECORD_FPS);
+}
+async function stopRecording() {
+  if (!recording) return;
+  const { timer, adds } = recording;
+  recording = null;
+  clearInterval(timer);
+  document.querySelectorAll('[data-testid="record"][aria-pressed="true"]').forEach((b) => b.setAttribute("aria-pressed", "false"));
+  setStatus("adding the last examples…");
+  const added = await Promise.all(adds);
+  state.recording = false;
+  renderClasses();
+  if (added.some(Boolean)) await train();
+}
+for (const end of ["pointerup", "pointercancel", "blur"]) window.addEventListener(end, stopRecording);
+document.addEventListener("visibilitychange", () => document.hidden && stopRecording());
+
 function wireRecord(button, label) {
-  let timer = null;
-  let adds = [];
-  let recorded = 0;
-  const start = () => {
-    if (timer || !state.cameraOn || state.busy) return;
-    button.setAttribute("aria-pressed", "true");
-    setStatus("recording…");
-    state.recording = true;
-    adds = [];
-    recorded = 0;
-    timer = setInterval(() => adds.push(addFrames(label, [frame()], recorded++)), 1000 / RECORD_FPS);
-  };
-  const stop = async () => {
-    if (!timer) return;
-    clearInterval(timer);
-    timer = null;
-    button.setAttribute("aria-pressed", "false");
-    setStatus("adding the last examples…");
-    const added = await Promise.all(adds);
-    state.recording = false;
-    renderClasses();
-    if (added.some(Boolean)) await train();
-  };
   // The button keeps the pointer while it is held, so sliding off it does not cut the recording short.
   button.addEventListener("pointerdown", (e) => {
     button.setPointerCapture(e.pointerId);
-    start();
+    startRecording(button, label);
   });
-  for (const end of ["pointerup", "pointercancel", "lostpointercapture"]) button.addEventListener(end, stop);
+  for (const end of ["pointerup", "pointercancel", "lostpointercapture"]) button.addEventListener(end, stopRecording);
   button.addEventListener("keydown", (e) => {
     if ((e.key === " " || e.key === "Enter") && !e.repeat) {
       e.preventDefault();
-      start();
+      startRecording(button, label);
     }
   });
   button.addEventListener("keyup", (e) => {
-    if (e.key === " " || e.key === "Enter") stop();
+    if (e.key === " " || e.key === "Enter") stopRecording();
   });
 }
 

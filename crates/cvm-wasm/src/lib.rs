@@ -66,7 +66,7 @@ export interface Prediction {
   /** The best class (a guess when `unknown`). */ label: string;
   score: number;
   /** True when the frame lies farther from the best class's examples than they lie from each other: none of the taught classes. */ unknown: boolean;
-  /** How close the frame lies to the best class's examples, relative to the class's own spread: ≥ 0 is known; null while the class holds fewer than two trained examples. */ openSetScore: number | null;
+  /** How close the frame lies to the best class's examples relative to their own spread, or (with the grounded prior) how much better the class's name fits it than any unclaimed concept, whichever is higher: ≥ 0 is known; null when neither can be judged. */ openSetScore: number | null;
   /** Every known class, best first. */ scores: ClassScore[];
 }
 export interface ConceptMatch { label: string; similarity: number }
@@ -90,6 +90,8 @@ struct Settings {
 }
 
 impl Settings {
+    const KEYS: &[&str] = &["scale", "mappingWeight", "learningRate", "batchSize", "memory", "seed", "acceptRate", "conceptPrior", "inputSize"];
+
     /// The learner config: the adapter over `trunk` if there is one, else the tiny CNN.
     fn config(self, trunk: Option<&Trunk>) -> LearnerConfig {
         let student = match trunk {
@@ -147,6 +149,51 @@ fn get(object: &JsValue, key: &str) -> JsValue {
     if object.is_object() { Reflect::get(object, &key.into()).unwrap_or(JsValue::UNDEFINED) } else { JsValue::UNDEFINED }
 }
 
+/// Resolves on the event loop's next task (`setTimeout(0)`), after whatever is queued before it.
+async fn next_task() {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        let global = js_sys::global();
+        if let Ok(set_timeout) = Reflect::get(&global, &"setTimeout".into()).and_then(|f| f.dyn_into::<Function>().map_err(JsValue::from)) {
+            let _ = set_timeout.call2(&global, &resolve, &0.into());
+        } else {
+            let _ = resolve.call0(&JsValue::NULL);
+        }
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+}
+
+/// What a JS value is, for messages.
+fn kind(value: &JsValue) -> String {
+    if value.is_null() { "null".into() } else if js_sys::Array::is_array(value) { "an array".into() } else { value.js_typeof().as_string().unwrap_or_default() }
+}
+
+/// Refuses anything but a plain object whose keys are all `known` (a typo names the closest known key).
+fn check_keys(object: &JsValue, what: &str, known: &[&str]) -> Result<()> {
+    if !object.is_object() || js_sys::Array::is_array(object) || object.is_function() {
+        return Err(Error::msg(format!("{what} must be an object, not {}", kind(object))));
+    }
+    for key in js_sys::Object::keys(object.unchecked_ref()).iter().filter_map(|k| k.as_string()) {
+        if !known.contains(&key.as_str()) {
+            let closest = known.iter().min_by_key(|k| strsim::levenshtein(k, &key)).expect("a known key");
+            return Err(Error::msg(format!("{what} has no `{key}` (did you mean `{closest}`?); it takes {}", known.join(", "))));
+        }
+    }
+    Ok(())
+}
+
+/// An optional number option: `None` when absent, an error when present but not a number.
+fn number(object: &JsValue, key: &str) -> Result<Option<f64>> {
+    match get(object, key) {
+        v if v.is_undefined() => Ok(None),
+        v => v.as_f64().map(Some).ok_or_else(|| Error::msg(format!("{key} must be a number, not {}", kind(&v)))),
+    }
+}
+
+/// A string argument, or an error naming it.
+fn string(value: &JsValue, what: &str) -> Result<String> {
+    value.as_string().ok_or_else(|| Error::msg(format!("{what} must be a string, not {}", kind(value))))
+}
+
 fn callback(object: &JsValue, key: &str) -> Result<Option<Function>> {
     let value = get(object, key);
     if value.is_undefined() || value.is_null() {
@@ -168,9 +215,7 @@ struct Opened {
 }
 
 async fn open(options: &JsValue) -> Result<Opened> {
-    if !options.is_object() {
-        return Err(Error::msg("options must be an object with at least `concepts`"));
-    }
+    check_keys(options, "the learner's options", &["concepts", "student", "backend", "settings", "onProgress"])?;
     let on_progress = callback(options, "onProgress")?;
     let source = get(options, "concepts");
     if source.is_undefined() {
@@ -178,7 +223,10 @@ async fn open(options: &JsValue) -> Result<Opened> {
     }
     let bytes = fetch::load(&source, "concepts", on_progress.as_ref()).await?;
     let concepts = Arc::new(ConceptSpace::from_bytes(&bytes)?);
-    let preference = get(options, "backend").as_string().unwrap_or_else(|| "auto".into());
+    let preference = match get(options, "backend") {
+        v if v.is_undefined() => "auto".into(),
+        v => string(&v, "backend")?,
+    };
     let (device, backend) = device(&preference).await?;
     let student = get(options, "student");
     let trunk = if student.is_undefined() || student.is_null() {
@@ -257,7 +305,10 @@ impl Learner {
         let o = open(&options).await?;
         let settings: Settings = match get(&options, "settings") {
             v if v.is_undefined() || v.is_null() => Settings::default(),
-            v => serde_wasm_bindgen::from_value(v)?,
+            v => {
+                check_keys(&v, "settings", Settings::KEYS)?;
+                serde_wasm_bindgen::from_value(v)?
+            }
         };
         let config = settings.config(o.trunk.as_ref());
         let learner = match o.trunk {
@@ -302,8 +353,9 @@ impl Learner {
     }
 
     /// Vocabulary names closest in spelling to `text` (autocomplete, suggestions).
-    pub fn suggest(&self, text: &str, k: usize) -> Result<Vec<String>> {
-        Ok(self.borrow()?.learner.concepts().suggest(text, k.min(50)))
+    pub fn suggest(&self, #[wasm_bindgen(unchecked_param_type = "string")] text: JsValue, k: usize) -> Result<Vec<String>> {
+        let text = string(&text, "the text to complete")?;
+        Ok(self.borrow()?.learner.concepts().suggest(&text, k.min(50)))
     }
 
     /// Every concept name of the vocabulary.
@@ -313,8 +365,9 @@ impl Learner {
 
     /// Adds a class named after a vocabulary concept; an unknown name errs with suggestions.
     #[wasm_bindgen(js_name = addClass)]
-    pub fn add_class(&self, name: &str) -> Result<usize> {
-        Ok(self.borrow()?.learner.add_class(name)?)
+    pub fn add_class(&self, #[wasm_bindgen(unchecked_param_type = "string")] name: JsValue) -> Result<usize> {
+        let name = string(&name, "a class name")?;
+        Ok(self.borrow()?.learner.add_class(&name)?)
     }
 
     /// Removes a class and its examples.
@@ -346,10 +399,10 @@ impl Learner {
     /// Takes one example back out (it is never trained on or replayed again); `false` if the learner no longer
     /// held it. What training already learnt from it fades with later training.
     #[wasm_bindgen(js_name = removeExample)]
-    pub fn remove_example(&self, id: f64) -> Result<bool> {
-        if !(id >= 0.0 && id <= u32::MAX as f64 && id.fract() == 0.0) {
-            return Err(Error::msg(format!("an example id is a whole number from addExample, not {id}")));
-        }
+    pub fn remove_example(&self, #[wasm_bindgen(unchecked_param_type = "number")] id: JsValue) -> Result<bool> {
+        let id = id.as_f64().filter(|id| *id >= 0.0 && *id <= u32::MAX as f64 && id.fract() == 0.0).ok_or_else(|| {
+            Error::msg(format!("an example id is a whole number from addExample, not {}", id.as_f64().map_or_else(|| kind(&id), |v| v.to_string())))
+        })?;
         Ok(self.borrow()?.learner.remove_example(id as u32))
     }
 
@@ -364,30 +417,38 @@ impl Learner {
     /// Trains on the new examples plus replay; resolves with the losses and batch accuracy.
     #[wasm_bindgen(unchecked_return_type = "TrainReport")]
     pub async fn train(&self, #[wasm_bindgen(unchecked_param_type = "TrainOptions")] options: Option<JsValue>) -> Result<JsValue> {
-        let options = options.unwrap_or(JsValue::UNDEFINED);
-        let steps = get(&options, "steps").as_f64().unwrap_or(50.0);
-        let every = get(&options, "reportEvery").as_f64().unwrap_or(5.0);
+        let options = options.filter(|o| !o.is_undefined() && !o.is_null()).unwrap_or_else(|| js_sys::Object::new().into());
+        check_keys(&options, "train options", &["steps", "reportEvery", "onProgress"])?;
+        let steps = number(&options, "steps")?.unwrap_or(50.0);
+        let every = number(&options, "reportEvery")?.unwrap_or(5.0);
         if !(steps >= 0.0 && steps.fract() == 0.0 && every >= 1.0 && every.fract() == 0.0) {
             return Err(Error::msg("steps must be a whole number ≥ 0 and reportEvery a whole number ≥ 1"));
         }
         let on_progress = callback(&options, "onProgress")?;
         let inner = self.inner.clone();
         let mut inner = inner.try_borrow_mut().map_err(|_| busy())?;
+        // A stop asked for before this call started is kept: it ends this training at its first report.
         let stop = self.stop.clone();
-        stop.set(false);
         let report = inner
             .learner
             .train_with_progress(steps as usize, every as usize, |r| {
                 if let (Some(f), Ok(value)) = (&on_progress, to_js(r)) {
                     let _ = f.call1(&JsValue::NULL, &value);
                 }
-                !stop.get()
+                let stop = stop.clone();
+                async move {
+                    // On the CPU nothing else would run until training ends: let timers, clicks and worker
+                    // messages (a Stop) in between reports.
+                    next_task().await;
+                    !stop.get()
+                }
             })
-            .await?;
-        to_js(&report)
+            .await;
+        stop.set(false);
+        to_js(&report?)
     }
 
-    /// Asks a running `train` to stop after its current report.
+    /// Asks a running `train` (or the next one, if none runs) to stop after its current report.
     #[wasm_bindgen(js_name = stopTraining)]
     pub fn stop_training(&self) {
         self.stop.set(true);

@@ -46,7 +46,7 @@ async fn learner(backend: &str) -> Learner {
 async fn teach(learner: &Learner, examples: usize, steps: u32) {
     let mut rng = StdRng::seed_from_u64(1);
     for (c, name) in synthetic::NAMES[..3].iter().enumerate() {
-        learner.add_class(name).unwrap();
+        learner.add_class((*name).into()).unwrap();
         for _ in 0..examples {
             learner.add_example((*name).into(), frame(c, &mut rng), Some(SIDE), Some(SIDE)).await.unwrap();
         }
@@ -151,9 +151,9 @@ async fn bad_input_rejects_with_errors_and_the_learner_survives() {
     assert!(err.contains("backend must be"), "{err}");
 
     let learner = learner("cpu").await;
-    let err = message(learner.add_class("kitten").err().unwrap().into());
+    let err = message(learner.add_class("kitten".into()).err().unwrap().into());
     assert!(err.contains("not in the concept vocabulary"), "{err}");
-    learner.add_class("cat").unwrap();
+    learner.add_class("cat".into()).unwrap();
     let err = message(learner.add_example("dog".into(), frame(0, &mut StdRng::seed_from_u64(0)), Some(SIDE), Some(SIDE)).await.err().unwrap().into());
     assert!(err.contains("no class named \"dog\""), "{err}");
     let err = message(learner.add_example("cat".into(), frame(0, &mut StdRng::seed_from_u64(0)), Some(SIDE + 1), Some(SIDE)).await.err().unwrap().into());
@@ -176,25 +176,111 @@ fn ids(learner: &Learner, label: &str) -> Vec<u32> {
 #[wasm_bindgen_test]
 async fn single_examples_are_removed_by_id() {
     let learner = learner("cpu").await;
-    learner.add_class("cat").unwrap();
+    learner.add_class("cat".into()).unwrap();
     let mut rng = StdRng::seed_from_u64(2);
     let mut added = Vec::new();
     for _ in 0..3 {
         added.push(learner.add_example("cat".into(), frame(0, &mut rng), Some(SIDE), Some(SIDE)).await.unwrap());
     }
     assert_eq!(ids(&learner, "cat"), added);
-    assert!(learner.remove_example(added[1] as f64).unwrap());
-    assert!(!learner.remove_example(added[1] as f64).unwrap(), "removed twice");
+    assert!(learner.remove_example((added[1] as f64).into()).unwrap());
+    assert!(!learner.remove_example((added[1] as f64).into()).unwrap(), "removed twice");
     for bad in [f64::NAN, -1.0, 0.5] {
-        let err = message(learner.remove_example(bad).err().unwrap().into());
+        let err = message(learner.remove_example(bad.into()).err().unwrap().into());
         assert!(err.contains("example id"), "{err}");
     }
     assert_eq!(ids(&learner, "cat"), vec![added[0], added[2]], "a bad id removed nothing");
     learner.train(Some(train_options(2))).await.unwrap();
-    assert!(learner.remove_example(added[0] as f64).unwrap(), "trained examples come out of the memory");
+    assert!(learner.remove_example((added[0] as f64).into()).unwrap(), "trained examples come out of the memory");
     assert_eq!(ids(&learner, "cat"), vec![added[2]]);
     let classes: js_sys::Array = learner.classes().unwrap().unchecked_into();
     assert_eq!(field(&classes.get(0), "examples").as_f64(), Some(1.0));
     let err = message(learner.examples("dog".into()).err().unwrap().into());
     assert!(err.contains("no class named \"dog\""), "{err}");
+}
+
+/// Arguments of the wrong kind, unknown option keys and oversized names are `Error`s that say what to fix; none
+/// traps the module, removes anything or is silently read as a default.
+#[wasm_bindgen_test]
+async fn arguments_of_the_wrong_kind_are_errors_not_traps() {
+    let blob = synthetic::concept_blob();
+    let learner = learner("cpu").await;
+    for bad in [JsValue::from(42.0), Object::new().into(), JsValue::TRUE, JsValue::NULL, JsValue::UNDEFINED] {
+        let err = message(learner.add_class(bad).err().unwrap().into());
+        assert!(err.contains("a class name must be a string"), "{err}");
+    }
+    let err = message(learner.add_class("x".repeat(100_000).into()).err().unwrap().into());
+    assert!(err.contains("at most 100 characters"), "{err}");
+    assert!(learner.suggest(JsValue::from(7.0), 5).is_err());
+    learner.add_class("cat".into()).unwrap();
+    let id = learner.add_example("cat".into(), frame(0, &mut StdRng::seed_from_u64(0)), Some(SIDE), Some(SIDE)).await.unwrap();
+    for bad in [JsValue::NULL, JsValue::UNDEFINED, JsValue::from_str("0")] {
+        let err = message(learner.remove_example(bad).err().unwrap().into());
+        assert!(err.contains("example id"), "{err}");
+    }
+    assert_eq!(ids(&learner, "cat"), vec![id], "a bad id removed nothing");
+
+    let with = |key: &str, value: JsValue| {
+        let o = Object::new();
+        Reflect::set(&o, &key.into(), &value).unwrap();
+        JsValue::from(o)
+    };
+    let err = message(learner.train(Some(with("steps", "10".into()))).await.err().unwrap().into());
+    assert!(err.contains("steps must be a number"), "{err}");
+    let err = message(learner.train(Some(with("stpes", 10.0.into()))).await.err().unwrap().into());
+    assert!(err.contains("no `stpes` (did you mean `steps`?)"), "{err}");
+
+    let options = |key: &str, value: JsValue| {
+        let o = options("cpu", &blob);
+        Reflect::set(&o, &key.into(), &value).unwrap();
+        o
+    };
+    let err = message(Learner::create(options("backend", 5.0.into())).await.err().unwrap().into());
+    assert!(err.contains("backend must be a string"), "{err}");
+    let err = message(Learner::create(options("settings", with("lerningRate", 50.0.into()))).await.err().unwrap().into());
+    assert!(err.contains("did you mean `learningRate`?"), "{err}");
+    let err = message(Learner::create(options("settings", js_sys::Array::new().into())).await.err().unwrap().into());
+    assert!(err.contains("settings must be an object"), "{err}");
+    let err = message(Learner::create(options("backnd", "cpu".into())).await.err().unwrap().into());
+    assert!(err.contains("did you mean `backend`?"), "{err}");
+
+    // A stop asked for before training is kept: the next training ends at its first report.
+    learner.stop_training();
+    let report = learner.train(Some(with("steps", 20.0.into()))).await.unwrap();
+    assert_eq!(field(&report, "steps").as_f64(), Some(5.0), "stopped after the first report of 5 steps");
+    let report = learner.train(Some(train_options(2))).await.unwrap();
+    assert_eq!(field(&report, "steps").as_f64(), Some(2.0), "the stop was used up");
+}
+
+/// Resolves after `ms` milliseconds (a timer, as a click or a worker message would arrive).
+async fn sleep(ms: i32) {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        let global = js_sys::global();
+        let set_timeout: js_sys::Function = Reflect::get(&global, &"setTimeout".into()).unwrap().unchecked_into();
+        set_timeout.call2(&global, &resolve, &ms.into()).unwrap();
+    });
+    wasm_bindgen_futures::JsFuture::from(promise).await.unwrap();
+}
+
+/// Training on the CPU runs on the page's thread: between reports it lets the event loop run, so a Stop from a
+/// timer (a click, a worker message) lands while it trains, not after.
+#[wasm_bindgen_test]
+async fn stop_reaches_a_training_on_the_cpu() {
+    let learner = std::rc::Rc::new(learner("cpu").await);
+    learner.add_class("cat".into()).unwrap();
+    let mut rng = StdRng::seed_from_u64(4);
+    for _ in 0..4 {
+        learner.add_example("cat".into(), frame(0, &mut rng), Some(SIDE), Some(SIDE)).await.unwrap();
+    }
+    let stopper = learner.clone();
+    wasm_bindgen_futures::spawn_local(async move {
+        sleep(100).await;
+        stopper.stop_training();
+    });
+    let options = Object::new();
+    Reflect::set(&options, &"steps".into(), &5000.0.into()).unwrap();
+    Reflect::set(&options, &"reportEvery".into(), &1.0.into()).unwrap();
+    let report = learner.train(Some(options.into())).await.unwrap();
+    let steps = field(&report, "steps").as_f64().unwrap();
+    assert!(steps < 5000.0, "the stop arrived only after all {steps} steps");
 }

@@ -22,6 +22,14 @@ pub const MAX_HEADER_BYTES: u64 = 16 << 20;
 /// Longest accepted concept name, in characters.
 pub const MAX_NAME_CHARS: usize = 100;
 
+/// Names longer than [`MAX_NAME_CHARS`] are refused before any work is spent on them.
+pub fn check_name_length(name: &str) -> Result<()> {
+    if name.chars().nth(MAX_NAME_CHARS).is_some() {
+        return Err(CvmError::arg(format!("a name is at most {MAX_NAME_CHARS} characters, got {}", name.chars().count())));
+    }
+    Ok(())
+}
+
 const WHAT: &str = "concept blob";
 
 /// Normalised lookup key of a name: lowercase, `_` as space, single spaces, trimmed.
@@ -141,6 +149,7 @@ impl ConceptSpace {
 
     /// Index of `name`, ignoring case and spacing; an unknown name errs with the closest vocabulary names.
     pub fn lookup(&self, name: &str) -> Result<usize> {
+        check_name_length(name)?;
         let key = concept_key(name);
         if let Some(&i) = self.by_key.get(&key).or_else(|| self.by_compact_key.get(&key.replace(' ', ""))) {
             return Ok(i);
@@ -150,6 +159,9 @@ impl ConceptSpace {
 
     /// Vocabulary names closest in spelling to `query` (for messages and autocomplete).
     pub fn suggest(&self, query: &str, k: usize) -> Vec<String> {
+        if check_name_length(query).is_err() {
+            return Vec::new(); // no name is that long: nothing is close
+        }
         let key = concept_key(query);
         if key.is_empty() || k == 0 {
             return Vec::new();

@@ -133,8 +133,8 @@ pub struct Prediction {
     /// Cosine similarity per known class (anchor heads) or the probability again (linear head).
     pub similarities: Vec<f32>,
     /// The best class's open-set score (see [`crate::openset`]): `≥ 0` when the input lies as close to that
-    /// class's stored examples as they lie to each other; `None` while the class holds fewer than two stored
-    /// examples (it is then taken as known).
+    /// class's stored examples as they lie to each other, or (with the grounded prior) when the class's name fits
+    /// it better than every concept no class claims; `None` when neither can be judged (it is then taken as known).
     pub open_set_score: Option<f32>,
 }
 
@@ -331,6 +331,7 @@ impl Learner {
 
     /// Adds a class. With the concept head its name must be in the vocabulary (the error suggests names).
     pub fn add_class(&mut self, name: &str) -> Result<usize> {
+        crate::concepts::check_name_length(name)?;
         let key = concept_key(name);
         if key.is_empty() {
             return Err(CvmError::arg("class name is empty"));
@@ -490,14 +491,15 @@ impl Learner {
 
     /// Runs `steps` optimiser steps, then moves the current experience into replay memory.
     pub async fn train(&mut self, steps: usize) -> Result<TrainReport> {
-        self.train_with_progress(steps, steps.max(1), |_| true).await
+        self.train_with_progress(steps, steps.max(1), |_| std::future::ready(true)).await
     }
 
-    /// [`Learner::train`], reading the losses back every `report_every` steps (one batched readback, which also
-    /// yields to the browser) and calling `on_progress` with the figures so far; it returns `false` to stop
-    /// early. Whether stopped or not, the current experience then moves into replay memory, and the network as
-    /// it stands becomes the previous model of the next experience.
-    pub async fn train_with_progress(&mut self, steps: usize, report_every: usize, mut on_progress: impl FnMut(&TrainReport) -> bool) -> Result<TrainReport> {
+    /// [`Learner::train`], reading the losses back every `report_every` steps (one batched readback) and
+    /// awaiting `on_progress` with the figures so far; it resolves to `false` to stop early. A front end that
+    /// trains on the browser's thread yields to its event loop there, so a Stop can arrive. Whether stopped or
+    /// not, the current experience then moves into replay memory, and the network as it stands becomes the
+    /// previous model of the next experience.
+    pub async fn train_with_progress<F: std::future::Future<Output = bool>>(&mut self, steps: usize, report_every: usize, mut on_progress: impl FnMut(&TrainReport) -> F) -> Result<TrainReport> {
         if self.classes.is_empty() {
             return Err(CvmError::NotReady("add a class and some examples before training".into()));
         }
@@ -555,7 +557,7 @@ impl Learner {
             hits_total += to_f32(data[1].clone())?[0];
             report.steps += chunk;
             report.accuracy = hits_total / seen.max(1) as f32;
-            if !on_progress(&report) {
+            if !on_progress(&report).await {
                 break;
             }
         }
@@ -678,11 +680,11 @@ impl Learner {
             self.open_set = Some(NearestExamples::calibrate(self.memory.samples(), self.config.stored_len(), len, k, self.config.accept_rate));
         }
         let z = concept_vectors(&self.student.valid(), self.prior.as_ref(), x.clone());
-        let x_for_prior = x.clone();
+        // The prior's own view: classes known only by name are judged by it.
+        let by_prior = self.prior.as_ref().map(|prior| prior.embed(x.clone()));
         let mut transaction = Transaction::default().register(x);
-        if let Some(prior) = &self.prior {
-            // The prior's view, for classes known only by name (see `zero_shot_margin`).
-            transaction = transaction.register(prior.embed(x_for_prior.clone()));
+        if let Some(by_prior) = &by_prior {
+            transaction = transaction.register(by_prior.clone());
         }
         let (probabilities, similarities) = match (&self.head, &self.anchors) {
             (Some(head), _) => {
@@ -691,23 +693,19 @@ impl Learner {
             }
             (None, Some(anchors)) => {
                 let mut cos = cosines(z, anchors.clone().inner());
-                if let Some(prior) = &self.prior {
+                let taught = self.taught();
+                if let (Some(by_prior), true) = (&by_prior, taught.contains(&false)) {
                     // A class known only by its name is judged by the prior alone: the adapter has learnt
                     // nothing about it, and its corrections for the taught classes would only mislead.
-                    let taught = self.taught();
-                    if taught.iter().any(|t| !t) {
-                        let device = cos.device();
-                        let mask = Tensor::<1>::from_data(TensorData::new(taught.iter().map(|&t| f32::from(u8::from(t))).collect(), [k]), &device).unsqueeze_dim::<2>(0);
-                        let by_name = cosines(prior.embed(x_for_prior.clone()), anchors.clone().inner());
-                        cos = cos.clone() * mask.clone() + by_name * (mask.neg() + 1.0);
-                    }
+                    let mask = Tensor::<1>::from_data(TensorData::new(taught.iter().map(|&t| f32::from(u8::from(t))).collect(), [k]), &cos.device()).unsqueeze_dim::<2>(0);
+                    cos = cos * mask.clone() + cosines(by_prior.clone(), anchors.clone().inner()) * (mask.neg() + 1.0);
                 }
                 (softmax(cos.clone().mul_scalar(self.config.objective.scale), 1), cos)
             }
             (None, None) => unreachable!("classes exist, so an anchor matrix exists"),
         };
         let data = transaction.register(probabilities).register(similarities).execute_async().await?;
-        let (x, z) = (to_f32(data[0].clone())?, if self.prior.is_some() { to_f32(data[1].clone())? } else { Vec::new() });
+        let (x, z) = (to_f32(data[0].clone())?, if by_prior.is_some() { to_f32(data[1].clone())? } else { Vec::new() });
         let (p, s) = (to_f32(data[data.len() - 2].clone())?, to_f32(data[data.len() - 1].clone())?);
         let open_set = self.open_set.as_ref().expect("calibrated above");
         let d = self.concepts.dim();
@@ -717,7 +715,12 @@ impl Learner {
             .enumerate()
             .map(|(row, ((p, s), q))| {
                 let best = p.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|(i, _)| i).expect("k ≥ 1");
-                let open_set_score = open_set.score(q, best).or_else(|| self.zero_shot_margin(z.get(row * d..(row + 1) * d)?, best, s[best]));
+                // Known by its examples, or by its name through the prior.
+                let by_name = z.get(row * d..(row + 1) * d).and_then(|z| self.zero_shot_margin(z, best));
+                let open_set_score = match (open_set.score(q, best), by_name) {
+                    (Some(a), Some(b)) => Some(a.max(b)),
+                    (a, b) => a.or(b),
+                };
                 let known = open_set_score.is_none_or(|score| score >= 0.0);
                 Prediction { class: known.then_some(best), probabilities: p.to_vec(), similarities: s.to_vec(), open_set_score }
             })
@@ -731,15 +734,17 @@ impl Learner {
         taught
     }
 
-    /// The open-set score of a class with no stored examples to compare with, when the learner has the grounded
-    /// prior: how far its anchor's cosine `cosine` to the prior's concept vector `z` exceeds that of every
-    /// vocabulary concept no class is named after (`≥ 0`: the class's name is the input's nearest concept).
-    fn zero_shot_margin(&self, z: &[f32], class: usize, cosine: f32) -> Option<f32> {
-        (self.config.head == HeadKind::Concepts && self.classes[class].concept.is_some()).then_some(())?;
-        let taught: Vec<usize> = self.classes.iter().filter_map(|c| c.concept).collect();
-        let nearest = self.concepts.nearest(z, taught.len() + 1).ok()?;
-        let (_, untaught) = nearest.into_iter().find(|(i, _)| !taught.contains(i))?;
-        Some(cosine - untaught)
+    /// The open-set score of a class by its name, when the learner has the grounded prior: how far the cosine
+    /// of the class's concept to the prior's vector `z` exceeds that of every vocabulary concept no class is
+    /// named after (`≥ 0`: of all the concepts no class claims, none fits the input better than the class's name).
+    fn zero_shot_margin(&self, z: &[f32], class: usize) -> Option<f32> {
+        let concept = self.classes[class].concept.filter(|_| self.config.head == HeadKind::Concepts)?;
+        let claimed: Vec<usize> = self.classes.iter().filter_map(|c| c.concept).collect();
+        let nearest = self.concepts.nearest(z, claimed.len() + 1).ok()?;
+        let (_, untaught) = nearest.into_iter().find(|(i, _)| !claimed.contains(i))?;
+        let norm = z.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
+        let own = self.concepts.embedding(concept).iter().zip(z).map(|(a, b)| a * b).sum::<f32>() / norm;
+        Some(own - untaught)
     }
 
     pub async fn predict(&mut self, image: ImageView<'_>) -> Result<Prediction> {

@@ -110,9 +110,13 @@ impl Learner {
             _ => {}
         }
         let classes: Vec<Class> = parsed.field("classes")?;
+        let mut keys = std::collections::HashSet::new();
         for class in &classes {
             if class.concept.is_some_and(|i| i >= concepts.len()) {
                 return Err(CvmError::blob(WHAT, format!("class \"{}\" points outside the concept space", class.name)));
+            }
+            if !keys.insert(class.key.as_str()) {
+                return Err(CvmError::blob(WHAT, format!("class \"{}\" appears twice", class.name)));
             }
         }
 

@@ -268,7 +268,7 @@ fn training_reports_progress_and_stops_when_asked() {
     let mut calls = Vec::new();
     let report = pollster::block_on(learner.train_with_progress(10, 3, |r| {
         calls.push(r.steps);
-        calls.len() < 2
+        std::future::ready(calls.len() < 2)
     }))
     .unwrap();
     assert_eq!(calls, vec![3, 6]);
@@ -371,4 +371,59 @@ fn stored_scores_take_their_share_of_the_memory_budget() {
     let mut learner = Learner::new(der, concepts(), device()).unwrap();
     teach(&mut learner, 40, 2, 4);
     assert!(learner.memory().len() <= learner.config().memory_slots());
+}
+
+#[test]
+fn a_very_long_name_is_refused_before_any_work() {
+    let mut learner = Learner::new(config(HeadKind::Concepts), concepts(), device()).unwrap();
+    let long = "cat".repeat(40_000);
+    let started = std::time::Instant::now();
+    let e = learner.add_class(&long).unwrap_err().to_string();
+    assert!(e.contains("at most 100 characters"), "{e}");
+    assert!(learner.concepts().suggest(&long, 5).is_empty());
+    assert!(learner.concepts().lookup(&long).is_err());
+    assert!(started.elapsed().as_millis() < 500, "took {:?}", started.elapsed());
+    assert!(learner.classes().is_empty());
+}
+
+/// Rewrites a snapshot's metadata with `edit` and seals it again (a consistent checksum over inconsistent
+/// content, as a buggy or hostile writer would produce).
+fn resealed(bytes: &[u8], edit: impl FnOnce(&mut cvm::blob::Metadata)) -> Vec<u8> {
+    use sha2::Digest;
+    let parsed = cvm::blob::parse(&bytes[40..], "snapshot", "cvm-snapshot", 2, 1 << 22).unwrap();
+    let mut metadata = parsed.metadata.clone();
+    edit(&mut metadata);
+    let tensors: Vec<cvm::blob::OwnedTensor> = parsed
+        .tensors
+        .tensors()
+        .into_iter()
+        .map(|(name, v)| cvm::blob::OwnedTensor { name, dtype: v.dtype(), shape: v.shape().to_vec(), bytes: v.data().to_vec() })
+        .collect();
+    let payload = cvm::blob::write("cvm-snapshot", 2, metadata, &tensors).unwrap();
+    [&bytes[..8], sha2::Sha256::digest(&payload).as_slice(), &payload].concat()
+}
+
+#[test]
+fn sealed_but_inconsistent_snapshots_are_refused() {
+    let mut learner = Learner::new(config(HeadKind::Concepts), concepts(), device()).unwrap();
+    teach(&mut learner, 4, 2, 6);
+    let bytes = pollster::block_on(learner.snapshot()).unwrap();
+    assert!(Learner::restore(&resealed(&bytes, |_| {}), concepts(), None, device()).is_ok(), "resealing alone changes nothing");
+
+    let repeated = resealed(&bytes, |m| {
+        let classes = m.get_mut("classes").unwrap().as_array_mut().unwrap();
+        let first = classes[0].clone();
+        classes[1] = first;
+    });
+    let err = Learner::restore(&repeated, concepts(), None, device()).unwrap_err().to_string();
+    assert!(err.contains("appears twice"), "{err}");
+
+    // Ids at the end of their range: the learner loads, and says so when it runs out instead of wrapping.
+    let last = resealed(&bytes, |m| {
+        m.insert("next_example".into(), serde_json::Value::from(u32::MAX));
+    });
+    let mut restored = Learner::restore(&last, concepts(), None, device()).unwrap();
+    let mut rng = rand::SeedableRng::seed_from_u64(3);
+    let err = pollster::block_on(restored.add_example(0, view(&image(0, &mut rng)))).unwrap_err().to_string();
+    assert!(err.contains("used up its example ids"), "{err}");
 }
