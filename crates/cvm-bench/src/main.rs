@@ -72,25 +72,20 @@ fn run() -> Result<(), String> {
 }
 
 fn webcam(args: &[String], data: &std::path::Path, concepts: &Arc<ConceptSpace>, device: &Device, quick: bool) -> Result<(), String> {
-    let student = value(args, "--student").ok_or("--student FILE is required")?;
-    let trunk = Trunk::from_bytes(&read(student)?, device).map_err(|e| e.to_string())?;
+    let (student, trunk) = trunk(args, device)?;
     let protocol = if quick { webcam::Protocol::quick() } else { webcam::Protocol::full() };
     println!("student: {student} ({:?})", trunk.input());
     println!("protocol: {}\n", serde_json::to_string(&protocol).expect("serialises"));
     let dataset = data::fashion_mnist(&data.join("fashion-mnist"))?;
     let report = webcam::run(&dataset, &trunk, &protocol, concepts, device, |line| println!("{line}"))?;
     println!("\n{}", webcam::table(&report));
-    if let Some(out) = value(args, "--out") {
-        std::fs::write(out, serde_json::to_string_pretty(&report).expect("serialises")).map_err(|e| format!("{out}: {e}"))?;
-        println!("results: {out}");
-    }
+    write_results(args, &report)?;
     Ok(())
 }
 
 fn open_set(args: &[String], data: &std::path::Path, concepts: &Arc<ConceptSpace>, device: &Device, quick: bool) -> Result<(), String> {
-    let student = value(args, "--student").ok_or("--student FILE is required")?;
-    let trunk = Trunk::from_bytes(&read(student)?, device).map_err(|e| e.to_string())?;
-    let seeds: Vec<u64> = (0..value(args, "--seeds").map_or(Ok(if quick { 1 } else { 5 }), |n| n.parse::<u64>().map_err(|_| "--seeds takes a number"))?).collect();
+    let (student, trunk) = trunk(args, device)?;
+    let seeds = seeds(args, quick)?;
     let wanted = value(args, "--scenarios").unwrap_or("fashion-mnist,mnist,fashion-mnist-trunk,photos");
     println!("student: {student}; seeds: {seeds:?}; accept rate {}\n", LearnerConfig::new(cl::student_config(Student::Adapter, Some(&trunk))?).accept_rate);
     let mut report = openset::Report::default();
@@ -118,17 +113,13 @@ fn open_set(args: &[String], data: &std::path::Path, concepts: &Arc<ConceptSpace
         }
     }
     println!("{}", openset::table(&report));
-    if let Some(out) = value(args, "--out") {
-        std::fs::write(out, serde_json::to_string_pretty(&report).expect("serialises")).map_err(|e| format!("{out}: {e}"))?;
-        println!("results: {out}");
-    }
+    write_results(args, &report)?;
     Ok(())
 }
 
 fn zero_shot(args: &[String], data: &std::path::Path, concepts: &Arc<ConceptSpace>, device: &Device, quick: bool) -> Result<(), String> {
-    let student = value(args, "--student").ok_or("--student FILE is required")?;
-    let trunk = Trunk::from_bytes(&read(student)?, device).map_err(|e| e.to_string())?;
-    let seeds: Vec<u64> = (0..value(args, "--seeds").map_or(Ok(if quick { 1 } else { 5 }), |n| n.parse::<u64>().map_err(|_| "--seeds takes a number"))?).collect();
+    let (student, trunk) = trunk(args, device)?;
+    let seeds = seeds(args, quick)?;
     println!("student: {student}; seeds: {seeds:?}\n");
     let mut report = zeroshot::Report::default();
     let mut encoder = zeroshot::fresh(&trunk, concepts, device, false, 0)?;
@@ -152,10 +143,7 @@ fn zero_shot(args: &[String], data: &std::path::Path, concepts: &Arc<ConceptSpac
         println!("seed {seed}: {:.0} s", started.elapsed().as_secs_f64());
     }
     println!("{}", zeroshot::table(&report));
-    if let Some(out) = value(args, "--out") {
-        std::fs::write(out, serde_json::to_string_pretty(&report).expect("serialises")).map_err(|e| format!("{out}: {e}"))?;
-        println!("results: {out}");
-    }
+    write_results(args, &report)?;
     Ok(())
 }
 
@@ -186,7 +174,7 @@ fn cl(args: &[String], data: &std::path::Path, concepts: &Arc<ConceptSpace>, dev
             protocol.cvm = cvm_objective(protocol.cvm, settings)?;
         }
     }
-    let seeds: Vec<u64> = (0..value(args, "--seeds").map_or(Ok(if quick { 1 } else { 5 }), |n| n.parse::<u64>().map_err(|_| "--seeds takes a number"))?).collect();
+    let seeds = seeds(args, quick)?;
     let trunk = value(args, "--student").map(|path| Trunk::from_bytes(&read(path)?, device).map_err(|e| e.to_string())).transpose()?;
     protocols.retain(|p| p.student == Student::TinyCnn || trunk.is_some());
     println!("seeds: {seeds:?}\nprotocols: {}\n", serde_json::to_string(&protocols).expect("serialises"));
@@ -227,10 +215,7 @@ fn cl(args: &[String], data: &std::path::Path, concepts: &Arc<ConceptSpace>, dev
         }
     }
     println!("{}", cl::table(&results));
-    if let Some(out) = value(args, "--out") {
-        std::fs::write(out, serde_json::to_string_pretty(&results).expect("serialises")).map_err(|e| format!("{out}: {e}"))?;
-        println!("results: {out}");
-    }
+    write_results(args, &results)?;
     if let Some(dir) = value(args, "--plots") {
         for path in plot::accuracy_curves(&results, std::path::Path::new(dir))? {
             println!("plot: {path}");
@@ -258,6 +243,26 @@ fn cvm_objective(mut objective: Objective, settings: &str) -> Result<Objective, 
     }
     objective.validate()?;
     Ok(objective)
+}
+
+/// Writes `results` as JSON to `--out FILE`, if given.
+fn write_results(args: &[String], results: &impl serde::Serialize) -> Result<(), String> {
+    if let Some(out) = value(args, "--out") {
+        std::fs::write(out, serde_json::to_string_pretty(results).expect("serialises")).map_err(|e| format!("{out}: {e}"))?;
+        println!("results: {out}");
+    }
+    Ok(())
+}
+
+/// `--seeds N` (default 5, or 1 with `--quick`): seeds 0..N.
+fn seeds(args: &[String], quick: bool) -> Result<Vec<u64>, String> {
+    Ok((0..value(args, "--seeds").map_or(Ok(if quick { 1 } else { 5 }), |n| n.parse::<u64>().map_err(|_| "--seeds takes a number"))?).collect())
+}
+
+/// The trunk of the `--student FILE` blob, and the file's name.
+fn trunk<'a>(args: &'a [String], device: &Device) -> Result<(&'a str, Trunk), String> {
+    let student = value(args, "--student").ok_or("--student FILE is required")?;
+    Ok((student, Trunk::from_bytes(&read(student)?, device).map_err(|e| e.to_string())?))
 }
 
 fn load(data: &std::path::Path, name: &str) -> Result<data::Dataset, String> {

@@ -92,21 +92,27 @@ fn single_examples_can_be_removed_before_and_after_training() {
     assert!(!restored.remove_example(0));
 }
 
-/// Rewrites a snapshot in the version-1 layout (no example ids), as older releases saved it.
-fn as_version_1(bytes: &[u8]) -> Vec<u8> {
+/// Rewrites a snapshot's payload (metadata edited by `edit`, tensors kept where `keep` holds) as format version
+/// `version`, and seals it again.
+fn rewritten(bytes: &[u8], version: u32, edit: impl FnOnce(&mut cvm::blob::Metadata), keep: impl Fn(&str) -> bool) -> Vec<u8> {
     use sha2::Digest;
     let parsed = cvm::blob::parse(&bytes[40..], "snapshot", "cvm-snapshot", 2, 1 << 22).unwrap();
     let mut metadata = parsed.metadata.clone();
-    metadata.remove("next_example");
+    edit(&mut metadata);
     let tensors: Vec<cvm::blob::OwnedTensor> = parsed
         .tensors
         .tensors()
         .into_iter()
-        .filter(|(name, _)| !name.ends_with(".ids"))
+        .filter(|(name, _)| keep(name))
         .map(|(name, v)| cvm::blob::OwnedTensor { name, dtype: v.dtype(), shape: v.shape().to_vec(), bytes: v.data().to_vec() })
         .collect();
-    let payload = cvm::blob::write("cvm-snapshot", 1, metadata, &tensors).unwrap();
+    let payload = cvm::blob::write("cvm-snapshot", version, metadata, &tensors).unwrap();
     [&bytes[..8], sha2::Sha256::digest(&payload).as_slice(), &payload].concat()
+}
+
+/// Rewrites a snapshot in the version-1 layout (no example ids), as older releases saved it.
+fn as_version_1(bytes: &[u8]) -> Vec<u8> {
+    rewritten(bytes, 1, |m| { m.remove("next_example"); }, |name| !name.ends_with(".ids"))
 }
 
 #[test]
@@ -386,21 +392,10 @@ fn a_very_long_name_is_refused_before_any_work() {
     assert!(learner.classes().is_empty());
 }
 
-/// Rewrites a snapshot's metadata with `edit` and seals it again (a consistent checksum over inconsistent
-/// content, as a buggy or hostile writer would produce).
+/// A snapshot whose metadata `edit` changed, sealed again (a consistent checksum over inconsistent content, as a
+/// buggy or hostile writer would produce).
 fn resealed(bytes: &[u8], edit: impl FnOnce(&mut cvm::blob::Metadata)) -> Vec<u8> {
-    use sha2::Digest;
-    let parsed = cvm::blob::parse(&bytes[40..], "snapshot", "cvm-snapshot", 2, 1 << 22).unwrap();
-    let mut metadata = parsed.metadata.clone();
-    edit(&mut metadata);
-    let tensors: Vec<cvm::blob::OwnedTensor> = parsed
-        .tensors
-        .tensors()
-        .into_iter()
-        .map(|(name, v)| cvm::blob::OwnedTensor { name, dtype: v.dtype(), shape: v.shape().to_vec(), bytes: v.data().to_vec() })
-        .collect();
-    let payload = cvm::blob::write("cvm-snapshot", 2, metadata, &tensors).unwrap();
-    [&bytes[..8], sha2::Sha256::digest(&payload).as_slice(), &payload].concat()
+    rewritten(bytes, 2, edit, |_| true)
 }
 
 #[test]
