@@ -14,6 +14,8 @@ async function open(backend, settings, snapshot) {
   options = { concepts: CONCEPTS, student: STUDENT, backend, settings };
   learner?.free();
   learner = snapshot ? await Learner.load(snapshot, options) : await Learner.create(options);
+  // A snapshot keeps the rate it was saved with; the page's current setting wins.
+  if (settings?.acceptRate !== undefined) learner.setAcceptRate(settings.acceptRate);
   lastGood = snapshot ?? null;
   return describe();
 }
