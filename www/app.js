@@ -49,11 +49,15 @@ function setBackend(backend, note) {
   $("backend").dataset.backend = backend;
   if (note) setStatus(note);
 }
+/** The accept-rate field as a share, kept within the field's range (an emptied field means the default). */
+function acceptRate() {
+  return Math.min(1, Math.max(0.5, Number($("accept-rate").value) / 100 || 0.95));
+}
 function settings() {
   return {
     learningRate: Number($("learning-rate").value),
     memory: Number($("memory").value),
-    acceptRate: Number($("accept-rate").value) / 100,
+    acceptRate: acceptRate(),
   };
 }
 function readyStatus() {
@@ -558,7 +562,7 @@ $("reset").onclick = async () => {
   await refreshMap();
   readyStatus();
 };
-$("accept-rate").onchange = () => call("setAcceptRate", { value: Number($("accept-rate").value) / 100 }).catch((e) => setStatus(e.message));
+$("accept-rate").onchange = () => call("setAcceptRate", { value: acceptRate() }).catch((e) => setStatus(e.message));
 $("train").onclick = () => train();
 $("add-form").onsubmit = (e) => {
   e.preventDefault();
