@@ -172,7 +172,7 @@ fn check_keys(object: &JsValue, what: &str, known: &[&str]) -> Result<()> {
     if !object.is_object() || js_sys::Array::is_array(object) || object.is_function() {
         return Err(Error::msg(format!("{what} must be an object, not {}", kind(object))));
     }
-    for key in js_sys::Object::keys(object.unchecked_ref()).iter().filter_map(|k| k.as_string()) {
+    for key in js_sys::Object::keys(object.unchecked_ref::<js_sys::Object>()).iter().filter_map(|k| k.as_string()) {
         if !known.contains(&key.as_str()) {
             let closest = known.iter().min_by_key(|k| strsim::levenshtein(k, &key)).expect("a known key");
             return Err(Error::msg(format!("{what} has no `{key}` (did you mean `{closest}`?); it takes {}", known.join(", "))));
