@@ -177,7 +177,8 @@ test("a recording ends on release even if its card is redrawn mid-hold, and when
     const count = async () => Number(await s.page.textContent('[data-class="strawberry"] [data-testid="sample-count"]'));
     const settled = async (what) => {
       await s.page
-        .waitForFunction(() => !document.querySelector('[data-testid="record"][aria-pressed="true"]') && !/recording/.test(document.querySelector('[data-testid="status"]').textContent), null, { timeout: 30_000 })
+        // Ended, and the frames recorded before the end added (the status moves on to training).
+        .waitForFunction(() => !document.querySelector('[data-testid="record"][aria-pressed="true"]') && !/recording|adding/.test(document.querySelector('[data-testid="status"]').textContent), null, { timeout: 30_000 })
         .catch(async (e) => assert.fail(`${what}: ${e.message}\nstatus: ${await s.page.textContent('[data-testid="status"]')}`));
       const before = await count();
       await s.page.waitForTimeout(1500);
