@@ -70,6 +70,8 @@ export interface Prediction {
   /** Every known class, best first. */ scores: ClassScore[];
 }
 export interface ConceptMatch { label: string; similarity: number }
+/** One pass over a frame: the prediction (null before the first class) and what the frame looks like. */
+export interface Recognition { prediction: Prediction | null; looksLike: ConceptMatch[] }
 export interface ClassInfo { label: string; examples: number }
 export interface MapPoint { x: number; y: number; kind: "anchor" | "concept" | "sample"; label: string }
 "#;
@@ -296,6 +298,49 @@ struct PredictionJs<'a> {
     scores: Vec<ClassScore<'a>>,
 }
 
+impl<'a> PredictionJs<'a> {
+    fn new(classes: &'a [cvm::Class], prediction: &cvm::Prediction) -> Self {
+        let mut scores: Vec<ClassScore> = classes
+            .iter()
+            .enumerate()
+            .map(|(i, c)| ClassScore { label: &c.key, score: prediction.probabilities[i], similarity: prediction.similarities[i] })
+            .collect();
+        scores.sort_by(|a, b| b.score.total_cmp(&a.score));
+        let (label, score) = (scores[0].label, scores[0].score);
+        Self { label, score, unknown: prediction.class.is_none(), open_set_score: prediction.open_set_score, scores }
+    }
+}
+
+#[derive(Serialize)]
+struct ConceptMatch<'a> {
+    label: &'a str,
+    similarity: f32,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RecognitionJs<'a> {
+    prediction: Option<PredictionJs<'a>>,
+    looks_like: Vec<ConceptMatch<'a>>,
+}
+
+impl Learner {
+    /// One pass over a frame (see `recognise`), converted for JS: all of it, or only the ranking.
+    async fn recognition(&self, image: &JsValue, k: usize, width: Option<u32>, height: Option<u32>, only_ranking: bool) -> Result<JsValue> {
+        let inner = self.inner.clone();
+        let mut inner = inner.try_borrow_mut().map_err(|_| busy())?;
+        let inner = &mut *inner;
+        let view = inner.frames.view(image, width, height, inner.side())?;
+        let recognition = inner.learner.recognise(view, k).await?;
+        let (classes, concepts) = (inner.learner.classes(), inner.learner.concepts());
+        let looks_like: Vec<ConceptMatch> = recognition.looks_like.iter().map(|&(i, similarity)| ConceptMatch { label: concepts.name(i), similarity }).collect();
+        match only_ranking {
+            true => to_js(&looks_like),
+            false => to_js(&RecognitionJs { prediction: recognition.prediction.as_ref().map(|p| PredictionJs::new(classes, p)), looks_like }),
+        }
+    }
+}
+
 #[wasm_bindgen]
 impl Learner {
     /// Loads the concept blob, starts the backend (`auto`: WebGPU if the browser has it, else the CPU) and
@@ -462,60 +507,81 @@ impl Learner {
         let inner = &mut *inner;
         let view = inner.frames.view(&image, width, height, inner.side())?;
         let prediction = inner.learner.predict(view).await?;
-        let classes = inner.learner.classes();
-        let mut scores: Vec<ClassScore> = classes
-            .iter()
-            .enumerate()
-            .map(|(i, c)| ClassScore { label: &c.key, score: prediction.probabilities[i], similarity: prediction.similarities[i] })
-            .collect();
-        scores.sort_by(|a, b| b.score.total_cmp(&a.score));
-        let (label, score) = (scores[0].label, scores[0].score);
-        to_js(&PredictionJs { label, score, unknown: prediction.class.is_none(), open_set_score: prediction.open_set_score, scores })
+        to_js(&PredictionJs::new(inner.learner.classes(), &prediction))
     }
 
     /// The `k` vocabulary concepts the frame looks most like ("looks like …").
     #[wasm_bindgen(js_name = rankVocabulary, unchecked_return_type = "ConceptMatch[]")]
     pub async fn rank_vocabulary(&self, #[wasm_bindgen(unchecked_param_type = "ImageSource")] image: JsValue, k: usize, width: Option<u32>, height: Option<u32>) -> Result<JsValue> {
+        self.recognition(&image, k.clamp(1, 100), width, height, true).await
+    }
+
+    /// Everything a live view shows, from one pass over the frame: the prediction among the classes (`null`
+    /// before the first class) and the `k` concepts it looks most like (none when `k` is 0).
+    #[wasm_bindgen(unchecked_return_type = "Recognition")]
+    pub async fn recognise(&self, #[wasm_bindgen(unchecked_param_type = "ImageSource")] image: JsValue, k: usize, width: Option<u32>, height: Option<u32>) -> Result<JsValue> {
+        self.recognition(&image, k.min(100), width, height, false).await
+    }
+
+    /// What the learner stores of a frame (with a pretrained student, its trunk features), for `classAccuracy`
+    /// and `conceptMap`: the frame's expensive part is done once, however often it is measured again.
+    #[wasm_bindgen(unchecked_return_type = "Float32Array")]
+    pub async fn encode(&self, #[wasm_bindgen(unchecked_param_type = "ImageSource")] image: JsValue, width: Option<u32>, height: Option<u32>) -> Result<Vec<f32>> {
         let inner = self.inner.clone();
         let mut inner = inner.try_borrow_mut().map_err(|_| busy())?;
         let inner = &mut *inner;
         let view = inner.frames.view(&image, width, height, inner.side())?;
-        let ranked = inner.learner.rank_vocabulary(view, k.clamp(1, 100)).await?;
-        #[derive(Serialize)]
-        struct Match<'a> {
-            label: &'a str,
-            similarity: f32,
+        Ok(inner.learner.encode(&[view]).await?)
+    }
+
+    /// Per class, the share of the encoded frames given as that class that the learner calls it (its best
+    /// guess), in one batched pass: `{ label: fraction }` for every class with frames. `samples` are `encode`
+    /// results laid end to end; `labels` name one class per frame.
+    #[wasm_bindgen(js_name = classAccuracy, unchecked_return_type = "Record<string, number>")]
+    pub async fn class_accuracy(&self, samples: &[f32], #[wasm_bindgen(unchecked_param_type = "(string | number)[]")] labels: Vec<JsValue>) -> Result<JsValue> {
+        let inner = self.inner.clone();
+        let mut inner = inner.try_borrow_mut().map_err(|_| busy())?;
+        let indices = labels.iter().map(|l| Self::class_by_label(&inner.learner, l)).collect::<Result<Vec<_>>>()?;
+        let accuracy = inner.learner.class_accuracy(samples, &indices).await?;
+        let result = js_sys::Object::new();
+        for (class, value) in inner.learner.classes().iter().zip(accuracy) {
+            if let Some(value) = value {
+                Reflect::set(&result, &class.key.as_str().into(), &value.into()).map_err(|_| Error::msg("could not build the result"))?;
+            }
         }
-        let concepts = inner.learner.concepts();
-        to_js(&ranked.iter().map(|&(i, s)| Match { label: concepts.name(i), similarity: s }).collect::<Vec<_>>())
+        Ok(result.into())
     }
 
     /// A 2-D map of the concept space: class anchors, `neighbours` nearby vocabulary concepts each, and the
-    /// embeddings of `images` (labelled with `labels`).
+    /// embeddings of some frames (labelled with `labels`): images, or `encode` results laid end to end.
     #[wasm_bindgen(js_name = conceptMap, unchecked_return_type = "MapPoint[]")]
     pub async fn concept_map(
         &self,
-        #[wasm_bindgen(unchecked_param_type = "ImageSource[]")] images: Vec<JsValue>,
+        #[wasm_bindgen(unchecked_param_type = "ImageSource[] | Float32Array")] frames: JsValue,
         labels: Vec<String>,
         neighbours: usize,
     ) -> Result<JsValue> {
-        if images.len() > 256 {
-            return Err(Error::msg("at most 256 images per concept map"));
-        }
         let inner = self.inner.clone();
         let mut inner = inner.try_borrow_mut().map_err(|_| busy())?;
         let inner = &mut *inner;
-        let side = inner.side();
-        let mut pixels = Vec::with_capacity(images.len());
-        for image in &images {
-            let view = inner.frames.view(image, None, None, side)?;
-            pixels.push((view.width(), view.height(), view.data().to_vec()));
-        }
-        let views = pixels
-            .iter()
-            .map(|(w, h, p)| cvm::ImageView::new(*w, *h, cvm::PixelFormat::Rgba8, p))
-            .collect::<std::result::Result<Vec<_>, _>>()?;
-        to_js(&inner.learner.concept_map(&views, &labels, neighbours).await?)
+        let samples = if let Some(samples) = frames.dyn_ref::<js_sys::Float32Array>() {
+            samples.to_vec()
+        } else if js_sys::Array::is_array(&frames) {
+            let images = js_sys::Array::from(&frames);
+            if images.length() > 256 {
+                return Err(Error::msg("at most 256 images per concept map"));
+            }
+            let side = inner.side();
+            let mut samples = Vec::new();
+            for image in images.iter() {
+                let view = inner.frames.view(&image, None, None, side)?;
+                samples.extend(inner.learner.encode(&[view]).await?);
+            }
+            samples
+        } else {
+            return Err(Error::msg(format!("the frames of a concept map are an array of images or a Float32Array of encoded frames, not {}", kind(&frames))));
+        };
+        to_js(&inner.learner.concept_map(&samples, &labels, neighbours).await?)
     }
 
     /// Changes the share of each class's own examples that count as the class (see `acceptRate`).

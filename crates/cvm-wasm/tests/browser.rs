@@ -284,3 +284,49 @@ async fn stop_reaches_a_training_on_the_cpu() {
     let steps = field(&report, "steps").as_f64().unwrap();
     assert!(steps < 5000.0, "the stop arrived only after all {steps} steps");
 }
+
+#[wasm_bindgen_test]
+async fn one_pass_per_frame_and_held_out_frames_measured_from_their_encoding() {
+    let learner = learner("cpu").await;
+    let mut rng = StdRng::seed_from_u64(5);
+    let fresh = learner.recognise(frame(0, &mut rng), 3, Some(SIDE), Some(SIDE)).await.unwrap();
+    assert!(field(&fresh, "prediction").is_null(), "no prediction before the first class");
+    assert_eq!(js_sys::Array::from(&field(&fresh, "looksLike")).length(), 3);
+
+    teach(&learner, 12, 30).await;
+    let probe = frame(1, &mut rng);
+    let seen = learner.recognise(probe.clone(), 2, Some(SIDE), Some(SIDE)).await.unwrap();
+    let alone = learner.predict(probe.clone(), Some(SIDE), Some(SIDE)).await.unwrap();
+    assert_eq!(field(&field(&seen, "prediction"), "label").as_string(), field(&alone, "label").as_string());
+    assert_eq!(field(&field(&seen, "prediction"), "score").as_f64(), field(&alone, "score").as_f64());
+    let ranked = js_sys::Array::from(&learner.rank_vocabulary(probe, 2, Some(SIDE), Some(SIDE)).await.unwrap());
+    let looks_like = js_sys::Array::from(&field(&seen, "looksLike"));
+    assert_eq!(field(&looks_like.get(0), "label").as_string(), field(&ranked.get(0), "label").as_string());
+
+    // Held-out frames: encoded once, then measured in one pass; the figures are those of predicting each frame.
+    let mut samples = Vec::new();
+    let labels = js_sys::Array::new();
+    let mut expected = std::collections::BTreeMap::<String, (f64, f64)>::new();
+    for i in 0..9 {
+        let (c, f) = (i % 3, frame(i % 3, &mut rng));
+        samples.extend(learner.encode(f.clone(), Some(SIDE), Some(SIDE)).await.unwrap());
+        labels.push(&synthetic::NAMES[c].into());
+        let p = learner.predict(f, Some(SIDE), Some(SIDE)).await.unwrap();
+        let entry = expected.entry(synthetic::NAMES[c].to_string()).or_default();
+        entry.0 += f64::from(u8::from(field(&p, "label").as_string().unwrap() == synthetic::NAMES[c]));
+        entry.1 += 1.0;
+    }
+    let accuracy = learner.class_accuracy(&samples, labels.to_vec()).await.unwrap();
+    for (name, (hits, n)) in &expected {
+        let got = field(&accuracy, name).as_f64().unwrap();
+        assert!((got - hits / n).abs() < 1e-6, "{name}: {got} from encodings, {} frame by frame", hits / n);
+    }
+    assert!(learner.class_accuracy(&samples, vec!["nothing".into()]).await.is_err(), "labels must name classes");
+
+    // The concept map takes encoded frames as well as images.
+    let names: Vec<String> = (0..9).map(|i| synthetic::NAMES[i % 3].to_string()).collect();
+    let map = learner.concept_map(js_sys::Float32Array::from(&samples[..]).into(), names, 1).await.unwrap();
+    let samples_on_map = js_sys::Array::from(&map).iter().filter(|p| field(p, "kind").as_string().as_deref() == Some("sample")).count();
+    assert_eq!(samples_on_map, 9);
+    assert!(learner.concept_map(JsValue::from(5), vec![], 1).await.is_err());
+}

@@ -145,6 +145,15 @@ impl Prediction {
     }
 }
 
+/// What one pass over a frame tells (see [`Learner::recognise`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Recognition {
+    /// Scores among the known classes; `None` before the first class.
+    pub prediction: Option<Prediction>,
+    /// The vocabulary concepts nearest to the frame, `(concept index, cosine)`, best first.
+    pub looks_like: Vec<(usize, f32)>,
+}
+
 /// Continual visual mapping learner.
 pub struct Learner {
     pub(crate) config: LearnerConfig,
@@ -649,82 +658,149 @@ impl Learner {
 
     /// Scores images against the known classes.
     pub async fn predict_batch(&mut self, images: &[ImageView<'_>]) -> Result<Vec<Prediction>> {
-        if self.classes.is_empty() {
-            return Err(CvmError::NotReady("no classes yet: add a class first".into()));
-        }
+        self.ready_to_predict()?;
         if images.is_empty() {
             return Ok(Vec::new());
         }
         let x = self.samples(images)?;
-        self.score(x).await
+        Ok(self.read(x, 0).await?.into_iter().filter_map(|r| r.prediction).collect())
     }
 
     /// Scores samples from [`Learner::encode`] against the known classes (no trunk pass).
     pub async fn predict_samples(&mut self, samples: &[f32]) -> Result<Vec<Prediction>> {
-        if self.classes.is_empty() {
-            return Err(CvmError::NotReady("no classes yet: add a class first".into()));
-        }
+        self.ready_to_predict()?;
         if samples.is_empty() {
             return Ok(Vec::new());
         }
         let x = self.sample_tensor(samples)?;
-        self.score(x).await
+        Ok(self.read(x, 0).await?.into_iter().filter_map(|r| r.prediction).collect())
     }
 
-    /// Probabilities, similarities and open-set scores of student inputs `x [B, sample_len]` (on the inference
-    /// device). The open-set references are the replay memory's examples, calibrated again when they changed.
-    async fn score(&mut self, x: Tensor<2>) -> Result<Vec<Prediction>> {
-        let k = self.classes.len();
-        let len = self.config.student.sample_len();
-        if self.open_set.is_none() {
-            self.open_set = Some(NearestExamples::calibrate(self.memory.samples(), self.config.stored_len(), len, k, self.config.accept_rate));
+    /// Per class, the share of `samples` (from [`Learner::encode`]) labelled with it whose best guess is that
+    /// class (unknown or not: what the class's held-out frames would be called among the classes); `None` for a
+    /// class without samples. One batched pass.
+    pub async fn class_accuracy(&mut self, samples: &[f32], labels: &[usize]) -> Result<Vec<Option<f32>>> {
+        if let Some(&bad) = labels.iter().find(|&&l| l >= self.classes.len()) {
+            return Err(CvmError::arg(format!("class index {bad} out of range (have {})", self.classes.len())));
+        }
+        let predictions = self.predict_samples(samples).await?;
+        if predictions.len() != labels.len() {
+            return Err(CvmError::arg(format!("{} samples but {} labels", predictions.len(), labels.len())));
+        }
+        let mut counts = vec![(0usize, 0usize); self.classes.len()];
+        for (p, &l) in predictions.iter().zip(labels) {
+            counts[l].0 += usize::from(p.top() == Some(l));
+            counts[l].1 += 1;
+        }
+        Ok(counts.into_iter().map(|(hit, n)| (n > 0).then(|| hit as f32 / n as f32)).collect())
+    }
+
+    fn ready_to_predict(&self) -> Result<()> {
+        match self.classes.is_empty() {
+            true => Err(CvmError::NotReady("no classes yet: add a class first".into())),
+            false => Ok(()),
+        }
+    }
+
+    /// Everything the page shows about a live frame, from one pass: the prediction among the classes (`None`
+    /// before the first class) and the `k` vocabulary concepts nearest to it (see [`Learner::rank_vocabulary`]).
+    pub async fn recognise(&mut self, image: ImageView<'_>, k: usize) -> Result<Recognition> {
+        let x = self.samples(&[image])?;
+        Ok(self.read(x, k).await?.remove(0))
+    }
+
+    /// The one pass behind predictions and rankings of student inputs `x [B, sample_len]` (on the inference
+    /// device): probabilities, similarities and open-set scores when there are classes, and the `k` nearest
+    /// vocabulary concepts when `k > 0`, read back in one transaction. The open-set references are the replay
+    /// memory's examples, calibrated again when they changed.
+    async fn read(&mut self, x: Tensor<2>, k: usize) -> Result<Vec<Recognition>> {
+        if k > 0 && self.config.head != HeadKind::Concepts {
+            return Err(CvmError::NotReady("ranking the vocabulary needs the concept head".into()));
+        }
+        let (rows, len, classes, d) = (x.dims()[0], self.config.student.sample_len(), self.classes.len(), self.concepts.dim());
+        if classes > 0 && self.open_set.is_none() {
+            self.open_set = Some(NearestExamples::calibrate(self.memory.samples(), self.config.stored_len(), len, classes, self.config.accept_rate));
         }
         let z = concept_vectors(&self.student.valid(), self.prior.as_ref(), x.clone());
-        // The prior's own view: classes known only by name are judged by it.
+        // The prior's own view: classes known only by name, and frames none of the taught classes, are judged by it.
         let by_prior = self.prior.as_ref().map(|prior| prior.embed(x.clone()));
-        let mut transaction = Transaction::default().register(x);
+        let mut transaction = Transaction::default();
+        if classes > 0 {
+            transaction = transaction.register(x);
+        }
         if let Some(by_prior) = &by_prior {
             transaction = transaction.register(by_prior.clone());
         }
-        let (probabilities, similarities) = match (&self.head, &self.anchors) {
+        if k > 0 {
+            transaction = transaction.register(z.clone());
+        }
+        if classes > 0 {
+            let (probabilities, similarities) = self.class_scores(z, by_prior.clone());
+            transaction = transaction.register(probabilities).register(similarities);
+        }
+        let mut data = transaction.execute_async().await?.into_iter().map(to_f32);
+        let mut next = || data.next().expect("one readback per registered tensor");
+        let x = if classes > 0 { next()? } else { Vec::new() };
+        let by_prior = if by_prior.is_some() { next()? } else { Vec::new() };
+        let z = if k > 0 { next()? } else { Vec::new() };
+        let (p, s) = if classes > 0 { (next()?, next()?) } else { (Vec::new(), Vec::new()) };
+        (0..rows)
+            .map(|row| {
+                let prior_row = by_prior.get(row * d..(row + 1) * d);
+                let prediction = (classes > 0).then(|| self.prediction(&p[row * classes..][..classes], &s[row * classes..][..classes], &x[row * len..][..len], prior_row));
+                // A frame none of the taught classes is ranked by the prior alone, so what the trunk knows about
+                // things never taught survives the corrections learnt for the taught ones.
+                let known = match (&prediction, prior_row) {
+                    (_, None) => true,
+                    (Some(p), Some(_)) => p.class.is_some(),
+                    (None, Some(_)) => false,
+                };
+                let looks_like = match (k, known) {
+                    (0, _) => Vec::new(),
+                    (_, true) => self.concepts.nearest(&z[row * d..][..d], k)?,
+                    (_, false) => self.concepts.nearest(prior_row.expect("the prior's row"), k)?,
+                };
+                Ok(Recognition { prediction, looks_like })
+            })
+            .collect()
+    }
+
+    /// Softmax probabilities and similarities `[B, classes]` of concept vectors `z`. With the grounded prior, a
+    /// class known only by its name is judged by the prior's vectors: the adapter has learnt nothing about it,
+    /// and its corrections for the taught classes would only mislead.
+    fn class_scores(&self, z: Tensor<2>, by_prior: Option<Tensor<2>>) -> (Tensor<2>, Tensor<2>) {
+        let classes = self.classes.len();
+        match (&self.head, &self.anchors) {
             (Some(head), _) => {
-                let p = softmax(head.valid().forward(z, k), 1);
+                let p = softmax(head.valid().forward(z, classes), 1);
                 (p.clone(), p)
             }
             (None, Some(anchors)) => {
                 let mut cos = cosines(z, anchors.clone().inner());
                 let taught = self.taught();
-                if let (Some(by_prior), true) = (&by_prior, taught.contains(&false)) {
-                    // A class known only by its name is judged by the prior alone: the adapter has learnt
-                    // nothing about it, and its corrections for the taught classes would only mislead.
-                    let mask = Tensor::<1>::from_data(TensorData::new(taught.iter().map(|&t| f32::from(u8::from(t))).collect(), [k]), &cos.device()).unsqueeze_dim::<2>(0);
-                    cos = cos * mask.clone() + cosines(by_prior.clone(), anchors.clone().inner()) * (mask.neg() + 1.0);
+                if let (Some(by_prior), true) = (by_prior, taught.contains(&false)) {
+                    let mask = Tensor::<1>::from_data(TensorData::new(taught.iter().map(|&t| f32::from(u8::from(t))).collect(), [classes]), &cos.device()).unsqueeze_dim::<2>(0);
+                    cos = cos * mask.clone() + cosines(by_prior, anchors.clone().inner()) * (mask.neg() + 1.0);
                 }
                 (softmax(cos.clone().mul_scalar(self.config.objective.scale), 1), cos)
             }
             (None, None) => unreachable!("classes exist, so an anchor matrix exists"),
+        }
+    }
+
+    /// One row's prediction: its probabilities `p`, similarities `s`, student input `x` and (with the grounded
+    /// prior) the prior's concept vector.
+    fn prediction(&self, p: &[f32], s: &[f32], x: &[f32], by_prior: Option<&[f32]>) -> Prediction {
+        let best = p.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|(i, _)| i).expect("classes ≥ 1");
+        // Known by its examples, or by its name through the prior.
+        let by_name = by_prior.and_then(|z| self.zero_shot_margin(z, best));
+        let by_examples = self.open_set.as_ref().expect("calibrated before reading").score(x, best);
+        let open_set_score = match (by_examples, by_name) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
         };
-        let data = transaction.register(probabilities).register(similarities).execute_async().await?;
-        let (x, z) = (to_f32(data[0].clone())?, if by_prior.is_some() { to_f32(data[1].clone())? } else { Vec::new() });
-        let (p, s) = (to_f32(data[data.len() - 2].clone())?, to_f32(data[data.len() - 1].clone())?);
-        let open_set = self.open_set.as_ref().expect("calibrated above");
-        let d = self.concepts.dim();
-        Ok(p.chunks_exact(k)
-            .zip(s.chunks_exact(k))
-            .zip(x.chunks_exact(len))
-            .enumerate()
-            .map(|(row, ((p, s), q))| {
-                let best = p.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|(i, _)| i).expect("k ≥ 1");
-                // Known by its examples, or by its name through the prior.
-                let by_name = z.get(row * d..(row + 1) * d).and_then(|z| self.zero_shot_margin(z, best));
-                let open_set_score = match (open_set.score(q, best), by_name) {
-                    (Some(a), Some(b)) => Some(a.max(b)),
-                    (a, b) => a.or(b),
-                };
-                let known = open_set_score.is_none_or(|score| score >= 0.0);
-                Prediction { class: known.then_some(best), probabilities: p.to_vec(), similarities: s.to_vec(), open_set_score }
-            })
-            .collect())
+        let known = open_set_score.is_none_or(|score| score >= 0.0);
+        Prediction { class: known.then_some(best), probabilities: p.to_vec(), similarities: s.to_vec(), open_set_score }
     }
 
     /// Per class: whether the learner holds examples of it (in the current experience or the replay memory).
@@ -784,11 +860,9 @@ impl Learner {
     }
 
     /// The `k` vocabulary concepts nearest to the image's embedding: `(concept index, cosine)`, best first.
-    /// With the grounded prior, an image that is none of the taught classes is ranked by the prior alone, so
-    /// what the trunk knows about things never taught survives the corrections learnt for the taught ones.
+    /// With the grounded prior, an image that is none of the taught classes is ranked by the prior alone.
     pub async fn rank_vocabulary(&mut self, image: ImageView<'_>, k: usize) -> Result<Vec<(usize, f32)>> {
-        let x = self.samples(&[image])?;
-        Ok(self.rank(x, k).await?.remove(0))
+        Ok(self.recognise(image, k).await?.looks_like)
     }
 
     /// [`Learner::rank_vocabulary`] of samples from [`Learner::encode`], one ranking per sample.
@@ -797,32 +871,7 @@ impl Learner {
             return Ok(Vec::new());
         }
         let x = self.sample_tensor(samples)?;
-        self.rank(x, k).await
-    }
-
-    async fn rank(&mut self, x: Tensor<2>, k: usize) -> Result<Vec<Vec<(usize, f32)>>> {
-        if self.config.head != HeadKind::Concepts {
-            return Err(CvmError::NotReady("ranking the vocabulary needs the concept head".into()));
-        }
-        let known: Vec<bool> = match &self.prior {
-            Some(_) if !self.classes.is_empty() => self.score(x.clone()).await?.iter().map(|p| p.class.is_some()).collect(),
-            Some(_) => vec![false; x.dims()[0]],
-            None => vec![true; x.dims()[0]],
-        };
-        let full = self.embed(x.clone()).await?;
-        let by_prior = match &self.prior {
-            Some(prior) if known.iter().any(|k| !k) => to_f32(prior.embed(x).into_data_async().await?)?,
-            _ => Vec::new(),
-        };
-        let d = self.concepts.dim();
-        known
-            .iter()
-            .enumerate()
-            .map(|(i, &known)| {
-                let z = if known { &full[i * d..][..d] } else { &by_prior[i * d..][..d] };
-                self.concepts.nearest(z, k)
-            })
-            .collect()
+        Ok(self.read(x, k).await?.into_iter().map(|r| r.looks_like).collect())
     }
 }
 

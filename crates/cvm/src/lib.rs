@@ -27,7 +27,7 @@ pub mod trunk;
 pub use concepts::{BlobDtype, ConceptBlob, ConceptSpace, concept_key};
 pub use error::{CvmError, Result};
 pub use image::{ImageView, InputSpec, Normalization, PixelFormat, Preprocessor};
-pub use learner::{Class, Learner, LearnerConfig, Prediction, TrainReport};
+pub use learner::{Class, Learner, LearnerConfig, Prediction, Recognition, TrainReport};
 pub use memory::{ReplayMemory, Samples};
 pub use metrics::AccuracyMatrix;
 pub use objective::HeadKind;

@@ -5,7 +5,6 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{CvmError, Result};
-use crate::image::ImageView;
 use crate::learner::Learner;
 use crate::objective::HeadKind;
 
@@ -59,8 +58,9 @@ fn principal_axis(rows: &[Vec<f32>], against: Option<&[f32]>) -> Vec<f32> {
 
 impl Learner {
     /// Map of the classes' anchors, `neighbours` vocabulary concepts nearest each anchor, and the embeddings of
-    /// `images` (labelled with `labels`, if given). Needs an anchor head and at least one class.
-    pub async fn concept_map(&mut self, images: &[ImageView<'_>], labels: &[String], neighbours: usize) -> Result<Vec<MapPoint>> {
+    /// `samples` from [`Learner::encode`] (labelled with `labels`, if given). Needs an anchor head and at least
+    /// one class.
+    pub async fn concept_map(&mut self, samples: &[f32], labels: &[String], neighbours: usize) -> Result<Vec<MapPoint>> {
         if !self.config.head.uses_anchors() || self.classes.is_empty() {
             return Err(CvmError::NotReady("the concept map needs at least one class of a concept-anchored learner".into()));
         }
@@ -80,7 +80,7 @@ impl Learner {
             points.push((anchor, PointKind::Anchor, class.name.clone()));
         }
         let basis = points.len();
-        let z = self.embed_batch(images).await?;
+        let z = self.embed_samples(samples).await?;
         let dim = self.concepts.dim();
         for (i, row) in z.chunks_exact(dim).enumerate() {
             points.push((row.to_vec(), PointKind::Sample, labels.get(i).cloned().unwrap_or_default()));

@@ -305,7 +305,8 @@ fn concept_map_places_anchors_neighbours_and_samples() {
     let images: Vec<Vec<u8>> = (0..3).map(|c| image(c, &mut rng)).collect();
     let views: Vec<_> = images.iter().map(|p| view(p)).collect();
     let labels: Vec<String> = NAMES[..3].iter().map(|s| s.to_string()).collect();
-    let map = pollster::block_on(learner.concept_map(&views, &labels, 1)).unwrap();
+    let samples = pollster::block_on(learner.encode(&views)).unwrap();
+    let map = pollster::block_on(learner.concept_map(&samples, &labels, 1)).unwrap();
     use cvm::map::PointKind;
     let count = |k| map.iter().filter(|p| p.kind == k).count();
     assert_eq!((count(PointKind::Anchor), count(PointKind::Sample)), (3, 3));
@@ -315,7 +316,7 @@ fn concept_map_places_anchors_neighbours_and_samples() {
     let anchors: Vec<_> = map.iter().filter(|p| p.kind == PointKind::Anchor).collect();
     assert!(anchors.windows(2).all(|w| (w[0].x - w[1].x).abs() + (w[0].y - w[1].y).abs() > 1e-3));
     let linear = Learner::new(config(HeadKind::Linear), concepts(), device());
-    assert!(pollster::block_on(linear.unwrap().concept_map(&views, &labels, 1)).is_err());
+    assert!(pollster::block_on(linear.unwrap().concept_map(&samples, &labels, 1)).is_err());
 }
 
 /// The full objective: asymmetric incoming loss, distillation against the previous experience's network, the
@@ -421,4 +422,50 @@ fn sealed_but_inconsistent_snapshots_are_refused() {
     let mut rng = rand::SeedableRng::seed_from_u64(3);
     let err = pollster::block_on(restored.add_example(0, view(&image(0, &mut rng)))).unwrap_err().to_string();
     assert!(err.contains("used up its example ids"), "{err}");
+}
+
+#[test]
+fn one_pass_over_a_frame_gives_what_separate_calls_give() {
+    let mut learner = Learner::new(config(HeadKind::Concepts), concepts(), device()).unwrap();
+    let mut rng = rand::SeedableRng::seed_from_u64(6);
+    let frame = image(1, &mut rng);
+    // Before the first class: a ranking, no prediction.
+    let fresh = pollster::block_on(learner.recognise(view(&frame), 3)).unwrap();
+    assert_eq!((fresh.prediction, fresh.looks_like.len()), (None, 3));
+
+    teach(&mut learner, 20, 20, 7);
+    let seen = pollster::block_on(learner.recognise(view(&frame), 4)).unwrap();
+    assert_eq!(seen.prediction.as_ref(), Some(&pollster::block_on(learner.predict(view(&frame))).unwrap()));
+    // Without the grounded prior, the ranking is the embedding's nearest concepts.
+    let z = pollster::block_on(learner.embed_batch(&[view(&frame)])).unwrap();
+    let nearest = learner.concepts().nearest(&z, 4).unwrap();
+    assert_eq!(seen.looks_like.iter().map(|m| m.0).collect::<Vec<_>>(), nearest.iter().map(|m| m.0).collect::<Vec<_>>());
+    for (a, b) in seen.looks_like.iter().zip(&nearest) {
+        assert!((a.1 - b.1).abs() < 1e-5, "{seen:?} vs {nearest:?}");
+    }
+    assert_eq!(pollster::block_on(learner.recognise(view(&frame), 0)).unwrap().looks_like, vec![]);
+}
+
+#[test]
+fn class_accuracy_counts_each_class_from_encoded_samples() {
+    let mut learner = Learner::new(config(HeadKind::Concepts), concepts(), device()).unwrap();
+    teach(&mut learner, 20, 30, 9);
+    let mut rng = rand::SeedableRng::seed_from_u64(10);
+    // Two classes held out, the third not: its accuracy is unknown, not zero.
+    let labels = [0, 0, 1, 1, 1, 0];
+    let frames: Vec<Vec<u8>> = labels.iter().map(|&c| image(c, &mut rng)).collect();
+    let views: Vec<_> = frames.iter().map(|p| view(p)).collect();
+    let samples = pollster::block_on(learner.encode(&views)).unwrap();
+    let accuracy = pollster::block_on(learner.class_accuracy(&samples, &labels)).unwrap();
+    // The same figures as predicting each frame on its own.
+    let mut expected = [(0.0f32, 0.0f32); 3];
+    for (frame, &label) in frames.iter().zip(&labels) {
+        let p = pollster::block_on(learner.predict(view(frame))).unwrap();
+        expected[label].0 += f32::from(u8::from(p.top() == Some(label)));
+        expected[label].1 += 1.0;
+    }
+    assert_eq!(accuracy, vec![Some(expected[0].0 / 3.0), Some(expected[1].0 / 3.0), None]);
+    assert!(accuracy[0].unwrap() > 0.5 && accuracy[1].unwrap() > 0.5, "{accuracy:?}");
+    assert!(pollster::block_on(learner.class_accuracy(&samples, &[0, 0, 1, 1, 1, 3])).is_err(), "no class 3");
+    assert!(pollster::block_on(learner.class_accuracy(&samples, &[0, 0])).is_err(), "one label per sample");
 }
