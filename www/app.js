@@ -13,7 +13,9 @@ const MAX_HELD_OUT = 12; // per class
 const state = {
   classes: [], // { label, examples, ids }: ids of the examples the learner holds
   thumbs: new Map(), // label → [{ id, url }]: thumbnails of examples, removable one by one
-  heldOut: new Map(), // label → [ImageBitmap] (not trained on; saved as JPEG blobs, the latest MAX_HELD_OUT)
+  // label → [{ frame: ImageBitmap, sample: Float32Array | null }]: frames never trained on, the latest MAX_HELD_OUT,
+  // saved as JPEG blobs; `sample` is the learner's encoding, made once, so measuring them again is cheap.
+  heldOut: new Map(),
   history: [], // after each training: { label → accuracy }
   losses: [],
   ready: false,
@@ -298,25 +300,27 @@ async function addFiles(label, files) {
 }
 
 /**
- * Sends frames to the learner, keeping every 5th (counting from `index`) aside for evaluation; resolves with
- * whether any example was added. Thumbnails carry the examples' ids, so each can be removed again.
+ * Sends frames to the learner, keeping every 5th (counting from `index`) aside for evaluation (encoded by the
+ * learner as they arrive, like the examples); resolves with whether any example was added. Thumbnails carry the
+ * examples' ids, so each can be removed again.
  */
 async function addFrames(label, frames, index) {
-  const heldOut = state.heldOut.get(label) ?? [];
+  const heldOut = [];
   const training = [];
   frames.forEach((f, i) => ((index + i) % HOLD_OUT_EVERY === HOLD_OUT_EVERY - 1 ? heldOut : training).push(f));
-  state.heldOut.set(label, heldOut.slice(-MAX_HELD_OUT));
-  if (!training.length) return false;
   const urls = training.map(thumbnail);
   try {
-    const described = await call("addExamples", { label, frames: training }, training);
+    // Training frames move to the worker; held-out frames are copied (the page keeps them to save and map).
+    const described = await call("addExamples", { label, frames: training, heldOut }, training);
+    const kept = [...(state.heldOut.get(label) ?? []), ...heldOut.map((frame, i) => ({ frame, sample: described.heldOut[i] }))];
+    state.heldOut.set(label, kept.slice(-MAX_HELD_OUT));
     const thumbs = state.thumbs.get(label) ?? [];
     described.ids.forEach((id, i) => thumbs.length < MAX_THUMBS && thumbs.push({ id, url: urls[i] }));
     state.thumbs.set(label, thumbs);
     setClasses(described.classes);
     const count = document.querySelector(`[data-class="${CSS.escape(label)}"] [data-testid="sample-count"]`);
     if (count) count.textContent = described.classes.find((c) => c.label === label)?.examples ?? count.textContent;
-    return true;
+    return training.length > 0;
   } catch (error) {
     setStatus(`could not add the examples: ${error.message}`);
     return false;
@@ -324,6 +328,10 @@ async function addFrames(label, frames, index) {
 }
 
 // ---------- training ----------
+/**
+ * Trains on the new examples. The class is usable — and recognition resumes — as soon as the learner is trained;
+ * measuring every class again, redrawing the map and saving follow off that path (`afterTraining`).
+ */
 async function train() {
   if (state.busy) return;
   state.busy = true;
@@ -335,27 +343,56 @@ async function train() {
     const steps = Math.max(1, Math.min(2000, Number($("steps").value) || 60));
     const result = await call("train", { steps });
     setClasses(result.classes);
-    // Held-out frames are copied to the worker (not transferred): they are measured again after every class.
-    const accuracy = await call("evaluate", { sets: [...state.heldOut].map(([label, frames]) => ({ label, frames })) });
-    state.history.push(accuracy);
-    drawAccuracy();
-    await refreshMap();
     $("training-progress").value = 1;
-    await persist();
   } catch (error) {
     setStatus(`training failed: ${error.message}`);
+    return;
+  } finally {
     state.busy = false;
     renderClasses();
-    return;
   }
-  state.busy = false;
-  renderClasses();
   readyStatus();
+  afterTraining();
+}
+
+let bookkeeping = Promise.resolve();
+let bookkeepingLeft = 0;
+/**
+ * Saves, measures every class on its held-out frames, redraws the map and saves the figures, in the background,
+ * one training's worth after another. The status element carries `data-saving` until all of it is done.
+ */
+function afterTraining() {
+  bookkeepingLeft++;
+  $("status").dataset.saving = "true";
+  bookkeeping = bookkeeping
+    .then(async () => {
+      await persist(); // the learning first: it is what a closed tab would lose
+      state.history.push(await call("evaluate", { sets: await heldOutSets() }));
+      drawAccuracy();
+      await refreshMap();
+      await persist();
+    })
+    .catch((error) => setStatus(`could not measure or save: ${error.message}`))
+    .finally(() => --bookkeepingLeft || delete $("status").dataset.saving);
+}
+
+/** The held-out frames as `[{ label, samples }]` (the latest `per` of each class), encoding any not yet encoded. */
+async function heldOutSets(per = MAX_HELD_OUT) {
+  const sets = [];
+  for (const [label, entries] of state.heldOut) {
+    const latest = entries.slice(-per);
+    const missing = latest.filter((e) => !e.sample);
+    if (missing.length) {
+      const samples = await call("encode", { frames: missing.map((e) => e.frame) });
+      missing.forEach((e, i) => (e.sample = samples[i]));
+    }
+    sets.push({ label, samples: latest.map((e) => e.sample) });
+  }
+  return sets;
 }
 /** The concept map: anchors, their neighbours, and the last few held-out frames of each class. */
 async function refreshMap() {
-  const sets = [...state.heldOut].map(([label, frames]) => ({ label, frames: frames.slice(-3) }));
-  state.map = state.classes.length ? await call("conceptMap", { sets }).catch(() => null) : null;
+  state.map = state.classes.length ? await call("conceptMap", { sets: await heldOutSets(3) }).catch(() => null) : null;
   drawMap();
 }
 function onProgress(report, steps) {
@@ -388,6 +425,7 @@ async function recognise() {
   }
   setTimeout(recognise, 30);
 }
+let predictionsShown = 0;
 function showPrediction(p, looksLike) {
   $("looks-like").textContent = looksLike.map((m) => m.label).join(", ") || "—";
   if (!p) return; // no class yet
@@ -395,6 +433,7 @@ function showPrediction(p, looksLike) {
   box.dataset.label = p.label;
   box.dataset.score = p.score.toFixed(3);
   box.dataset.unknown = String(p.unknown);
+  box.dataset.shown = String(++predictionsShown); // lets a test tell a new prediction from the last one
   const guess = looksLike[0] ? ` — looks like ${looksLike[0].label}` : "";
   $("prediction-label").textContent = p.unknown ? `not one of your classes${guess}` : `${p.label} (${Math.round(p.score * 100)}%)`;
   $("bars").replaceChildren(
@@ -496,7 +535,7 @@ async function persist() {
     await set("snapshot", bytes);
     await set("thumbs", [...state.thumbs]);
     await set("history", state.history);
-    await set("heldOut", await Promise.all([...state.heldOut].map(async ([label, frames]) => [label, await Promise.all(frames.map(jpeg))])));
+    await set("heldOut", await Promise.all([...state.heldOut].map(async ([label, entries]) => [label, await Promise.all(entries.map((e) => jpeg(e.frame)))])));
   } catch (error) {
     setStatus(`could not save (${error.message}); your work is still here — export it to keep it`);
   }
@@ -517,7 +556,7 @@ async function restoreHeldOut() {
     if (!state.classes.some((c) => c.label === label)) continue;
     const frames = await Promise.all(blobs.map((b) => createImageBitmap(b).catch(() => null)));
     frames.forEach((f, i) => f && jpegs.set(f, blobs[i]));
-    state.heldOut.set(label, frames.filter(Boolean));
+    state.heldOut.set(label, frames.filter(Boolean).map((frame) => ({ frame, sample: null })));
   }
 }
 

@@ -37,6 +37,21 @@ async function guarded(work) {
   }
 }
 
+/** What the learner stores of each frame (trunk features): measured again later without another trunk pass. */
+async function encodeAll(frames) {
+  const samples = [];
+  for (const frame of frames) samples.push(await learner.encode(frame));
+  return samples;
+}
+/** `[{ label, samples }]` → all samples end to end, and a label per sample. */
+const joined = (sets) => {
+  const all = sets.flatMap((s) => s.samples);
+  const out = new Float32Array(all.reduce((n, s) => n + s.length, 0));
+  all.reduce((at, s) => (out.set(s, at), at + s.length), 0);
+  return out;
+};
+const labels = (sets) => sets.flatMap((s) => s.samples.map(() => s.label));
+
 const ops = {
   async init({ backend, settings, snapshot }) {
     await init();
@@ -59,12 +74,14 @@ const ops = {
     learner.removeClass(label);
     return describe();
   },
-  addExamples: ({ label, frames }) =>
+  /** Adds `frames` as examples and encodes `heldOut` (kept aside, never trained on) for measuring later. */
+  addExamples: ({ label, frames, heldOut = [] }) =>
     guarded(async () => {
       const ids = [];
       for (const frame of frames) ids.push(await learner.addExample(label, frame));
-      return { ids, ...describe() };
+      return { ids, heldOut: await encodeAll(heldOut), ...describe() };
     }),
+  encode: ({ frames }) => guarded(() => encodeAll(frames)),
   removeExample: ({ example }) => {
     learner.removeExample(example);
     return describe();
@@ -76,30 +93,12 @@ const ops = {
       return { report, ...describe() };
     }),
   stop: () => learner.stopTraining(),
-  /** The prediction among the classes (null before the first class) and, with `rank`, the nearest concepts. */
-  predict: ({ frame, rank }) =>
-    guarded(async () => {
-      const prediction = learner.classes().length ? await learner.predict(frame) : null;
-      const looksLike = rank ? await learner.rankVocabulary(frame, rank) : [];
-      return { prediction, looksLike };
-    }),
-  /** Accuracy of each class on its held-out frames: { label → fraction correct }. */
-  evaluate: ({ sets }) =>
-    guarded(async () => {
-      const accuracy = {};
-      for (const { label, frames } of sets) {
-        let correct = 0;
-        for (const frame of frames) {
-          const p = await learner.predict(frame);
-          if (p.scores[0]?.label === label) correct++;
-        }
-        accuracy[label] = frames.length ? correct / frames.length : null;
-      }
-      return accuracy;
-    }),
-  /** Map of anchors, neighbouring concepts and a few frames per class. */
-  conceptMap: ({ sets }) =>
-    guarded(() => learner.conceptMap(sets.flatMap((s) => s.frames), sets.flatMap((s) => s.frames.map(() => s.label)), 3)),
+  /** One pass over a live frame: the prediction (null before the first class) and, with `rank`, the nearest concepts. */
+  predict: ({ frame, rank }) => guarded(() => learner.recognise(frame, rank)),
+  /** Accuracy of each class on its held-out frames, from their encodings: { label → fraction correct }. */
+  evaluate: ({ sets }) => guarded(() => learner.classAccuracy(joined(sets), labels(sets))),
+  /** Map of anchors, neighbouring concepts and a few encoded frames per class. */
+  conceptMap: ({ sets }) => guarded(() => learner.conceptMap(joined(sets), labels(sets), 3)),
   setAcceptRate: ({ value }) => learner.setAcceptRate(value),
   save: () => learner.save(),
   load: async ({ bytes }) => {
@@ -130,7 +129,7 @@ onmessage = ({ data }) => {
     } catch (error) {
       postMessage({ id, ok: false, error: String(error?.message ?? error) });
     } finally {
-      for (const frame of [args.frame, ...(args.frames ?? []), ...(args.sets ?? []).flatMap((s) => s.frames)]) frame?.close?.();
+      for (const frame of [args.frame, ...(args.frames ?? []), ...(args.heldOut ?? [])]) frame?.close?.();
     }
   });
 };

@@ -193,3 +193,39 @@ fn mislabelled_imagenet_classes_are_refused_by_name() {
     let e = cvm::Learner::with_trunk(config, cvm::synthetic::concepts(), bare, Device::flex().autodiff()).unwrap_err().to_string();
     assert!(e.contains("concept prior needs a student blob"), "{e}");
 }
+
+/// With the grounded prior, training reads each example's prior vector from a cache filled once per example (a
+/// restored learner fills it afresh): a learner restored between two classes trains exactly as one that never
+/// stopped.
+#[test]
+#[ignore = "needs the model cache: run through `cargo xtask test`"]
+fn with_the_prior_a_restored_learner_continues_exactly_as_one_that_never_stopped() {
+    use cvm::{ConceptSpace, Learner, LearnerConfig, StudentConfig};
+    let device = Device::flex().autodiff();
+    let trunk = Trunk::from_bytes(&asset("student-efficientnet-lite0.safetensors"), &device).unwrap();
+    let concepts = std::sync::Arc::new(ConceptSpace::from_bytes(&asset("concepts-smollm2.safetensors")).unwrap());
+    let config = LearnerConfig { batch_size: 8, ..LearnerConfig::new(StudentConfig::adapter(trunk.input(), cvm::trunk::FEATURES)) };
+    assert!(config.concept_prior);
+    let photos = cvm_student::labelled_photos(&data().join("foolbox")).unwrap();
+    let names = trunk.imagenet_concepts().unwrap().to_vec();
+    // Four 160-px crops of a photo, as encoded samples.
+    let samples = |learner: &mut Learner, index: usize| {
+        let rgb = image::open(&photos[index].0).unwrap().to_rgb8();
+        let crops: Vec<Vec<u8>> = [(0, 0), (40, 0), (0, 40), (40, 40)].iter().map(|&(x, y)| image::imageops::crop_imm(&rgb, x, y, 160, 160).to_image().into_raw()).collect();
+        let views: Vec<ImageView> = crops.iter().map(|p| ImageView::new(160, 160, PixelFormat::Rgb8, p).unwrap()).collect();
+        pollster::block_on(learner.encode(&views)).unwrap()
+    };
+    let teach = |learner: &mut Learner, index: usize| {
+        let class = learner.add_class(&names[photos[index].1]).unwrap();
+        let x = samples(learner, index);
+        learner.add_samples(class, &x).unwrap();
+        pollster::block_on(learner.train(6)).unwrap().losses
+    };
+    let mut straight = Learner::with_trunk(config, concepts.clone(), trunk.clone(), device.clone()).unwrap();
+    teach(&mut straight, 0);
+    teach(&mut straight, 1);
+    let mut resumed = Learner::restore(&pollster::block_on(straight.snapshot()).unwrap(), concepts, Some(trunk), device).unwrap();
+    let (a, b) = (teach(&mut straight, 2), teach(&mut resumed, 2));
+    assert!(a.iter().all(|l| l.is_finite()));
+    assert_eq!(a, b, "training after a restore differs");
+}

@@ -8,6 +8,7 @@
 //! which it can be removed again (from the experience or the memory). Every readback is async and batched, so
 //! the same code runs on WebGPU in a page; natively, block on the futures.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use burn::module::Module;
@@ -165,6 +166,9 @@ pub struct Learner {
     pub(crate) trunk: Option<Trunk>,
     /// The grounded prior the student's output is added to (see [`crate::prior`]).
     prior: Option<ConceptPrior>,
+    /// The prior's concept vector of every example the learner holds, by id, computed once per example (the
+    /// trunk is frozen), so training steps never run the ImageNet classifier; derived, never stored.
+    prior_of_example: HashMap<u32, Vec<f32>>,
     optimizer: ModuleOptimizer,
     pub(crate) classes: Vec<Class>,
     /// Unit anchors of the known classes, `[K, d]` (anchor heads only).
@@ -204,17 +208,18 @@ pub(crate) struct Network {
     pub head: Option<LinearHead>,
 }
 
-/// Raw concept-space vectors `[B, d]` of student inputs: the student's output, plus the prior's.
-fn concept_vectors(student: &Student, prior: Option<&ConceptPrior>, x: Tensor<2>) -> Tensor<2> {
+/// Raw concept-space vectors `[B, d]` of student inputs: the student's output, plus the prior's concept vectors
+/// of the same inputs (with the grounded prior).
+fn concept_vectors(student: &Student, prior: Option<Tensor<2>>, x: Tensor<2>) -> Tensor<2> {
     match prior {
-        Some(prior) => student.forward(x.clone()) + prior.embed(x),
+        Some(prior) => student.forward(x) + prior,
         None => student.forward(x),
     }
 }
 
 impl Network {
     /// Scores `[B, classes]` of samples `x`: cosines to the first `classes` anchors, or linear logits.
-    fn scores(&self, x: Tensor<2>, prior: Option<&ConceptPrior>, anchors: Option<&Tensor<2>>, classes: usize) -> Tensor<2> {
+    fn scores(&self, x: Tensor<2>, prior: Option<Tensor<2>>, anchors: Option<&Tensor<2>>, classes: usize) -> Tensor<2> {
         let z = concept_vectors(&self.student, prior, x);
         match (&self.head, anchors) {
             (Some(head), _) => head.forward(z, classes),
@@ -279,6 +284,7 @@ impl Learner {
             memory: ReplayMemory::new(config.memory_slots(), config.stored_len(), config.seed),
             previous: None,
             open_set: None,
+            prior_of_example: HashMap::new(),
             optimizer: AdamConfig::new().init(),
             scratch: Vec::new(),
             preprocessor,
@@ -521,6 +527,7 @@ impl Learner {
         // Every experience starts with fresh moments: nothing of the optimiser outlives a `train` call, so a
         // snapshot between two calls holds the whole training state.
         self.optimizer = AdamConfig::new().init();
+        self.cache_prior().await?;
         let plan = BatchPlan::new(self);
         let mut order: Vec<usize> = (0..self.pending.labels.len()).collect();
         let mut cursor = order.len();
@@ -541,20 +548,21 @@ impl Learner {
                         order.shuffle(&mut rng);
                         cursor = 0;
                     }
-                    batch.push(&self.pending.data[order[cursor] * len..][..len], self.pending.labels[order[cursor]]);
+                    let i = order[cursor];
+                    batch.push(&self.pending.data[i * len..][..len], self.pending.labels[i], self.prior_of_example.get(&self.pending.ids[i]));
                     cursor += 1;
                 }
                 batch.incoming = current;
                 let replay = if current == 0 { 2 * self.config.batch_size } else { self.config.batch_size };
                 for i in self.memory.draw(replay - plan.current_share(replay, current)) {
                     let (row, label) = self.memory.get(i);
-                    batch.push(&row[..len], label);
+                    batch.push(&row[..len], label, self.prior_of_example.get(&self.memory.samples().ids[i]));
                     batch.stored.extend_from_slice(&row[len..]);
                 }
                 batch.stored_rows = batch.labels.len() - current;
                 for _ in 0..plan.current_share(replay, current) {
                     let i = rng.random_range(0..self.pending.labels.len());
-                    batch.push(&self.pending.data[i * len..][..len], self.pending.labels[i]);
+                    batch.push(&self.pending.data[i * len..][..len], self.pending.labels[i], self.prior_of_example.get(&self.pending.ids[i]));
                 }
                 let (loss, hit) = self.step(&batch, &plan);
                 seen += batch.labels.len();
@@ -574,6 +582,27 @@ impl Learner {
         Ok(report)
     }
 
+    /// Computes the prior's concept vector of every example held (current experience and replay memory) that
+    /// has none yet, in batches, and forgets those of examples no longer held.
+    async fn cache_prior(&mut self) -> Result<()> {
+        let Some(prior) = &self.prior else { return Ok(()) };
+        let len = self.config.student.sample_len();
+        let held: Vec<(u32, &[f32])> = self.pending.ids.iter().zip(self.pending.data.chunks_exact(len)).chain(self.memory.samples().ids.iter().zip((0..self.memory.len()).map(|i| self.memory.get(i).0))).map(|(&id, row)| (id, row)).collect();
+        let ids: std::collections::HashSet<u32> = held.iter().map(|(id, _)| *id).collect();
+        self.prior_of_example.retain(|id, _| ids.contains(id));
+        let missing: Vec<&(u32, &[f32])> = held.iter().filter(|(id, _)| !self.prior_of_example.contains_key(id)).collect();
+        let d = self.concepts.dim();
+        let mut computed = Vec::with_capacity(missing.len());
+        for chunk in missing.chunks(256) {
+            let data: Vec<f32> = chunk.iter().flat_map(|(_, row)| row.iter().copied()).collect();
+            let x = Tensor::<2>::from_data(TensorData::new(data, [chunk.len(), len]), &self.device.clone().inner());
+            let z = to_f32(prior.embed(x).into_data_async().await?)?;
+            computed.extend(chunk.iter().zip(z.chunks_exact(d)).map(|((id, _), z)| (*id, z.to_vec())));
+        }
+        self.prior_of_example.extend(computed);
+        Ok(())
+    }
+
     /// Moves the current experience into replay memory (with its scores, when they are replayed) and keeps the
     /// network as the previous model.
     async fn end_experience(&mut self) -> Result<()> {
@@ -583,7 +612,8 @@ impl Learner {
         let stored_scores = if self.config.stored_len() > len && !pending.is_empty() {
             let k = self.classes.len().min(SCORE_SLOTS);
             let x = Tensor::<2>::from_data(TensorData::new(pending.data.clone(), [pending.len(), len]), &self.device);
-            to_f32(network.scores(x, self.prior.as_ref(), self.anchors.as_ref(), k).into_data_async().await?)?.chunks_exact(k).map(|row| {
+            let prior = self.prior.as_ref().map(|p| p.embed(x.clone()));
+            to_f32(network.scores(x, prior, self.anchors.as_ref(), k).into_data_async().await?)?.chunks_exact(k).map(|row| {
                 let mut slots = row.to_vec();
                 slots.resize(SCORE_SLOTS, 0.0);
                 slots
@@ -612,9 +642,10 @@ impl Learner {
         let x = Tensor::<2>::from_data(TensorData::new(batch.data.clone(), [b, self.config.student.sample_len()]), &self.device);
         let y = Tensor::<1, Int>::from_data(TensorData::new(batch.labels.clone(), [b]), &self.device);
         let network = Network { student: self.student.clone(), head: self.head.clone() };
+        let prior = self.prior.is_some().then(|| Tensor::<2>::from_data(TensorData::new(batch.prior.clone(), [b, self.concepts.dim()]), &self.device.clone().inner()));
         let previous = match &self.previous {
             Some((previous, known)) if *known > 0 && self.config.objective.distill_weight > 0.0 => {
-                Some(previous.scores(x.clone(), self.prior.as_ref(), self.anchors.as_ref(), (*known).min(k)).detach())
+                Some(previous.scores(x.clone(), prior.clone(), self.anchors.as_ref(), (*known).min(k)).detach())
             }
             _ => None,
         };
@@ -622,7 +653,7 @@ impl Learner {
             (batch.incoming, Tensor::<2>::from_data(TensorData::new(batch.stored.clone(), [batch.stored_rows, SCORE_SLOTS]), &self.device))
         });
         let mask = plan.mask(batch, k).map(|m| Tensor::<2>::from_data(TensorData::new(m, [b, k]), &self.device));
-        let step = StepScores { scores: network.scores(x, self.prior.as_ref(), self.anchors.as_ref(), k), cosines: self.anchors.is_some(), targets: y.clone(), mask, previous, stored };
+        let step = StepScores { scores: network.scores(x, prior, self.anchors.as_ref(), k), cosines: self.anchors.is_some(), targets: y.clone(), mask, previous, stored };
         let (loss, logits) = self.config.objective.loss(step);
         let hits = logits.argmax(1).squeeze_dim::<1>(1).equal(y).int().sum();
         let grads = GradientsParams::from_grads(loss.backward(), &network);
@@ -721,9 +752,9 @@ impl Learner {
         if classes > 0 && self.open_set.is_none() {
             self.open_set = Some(NearestExamples::calibrate(self.memory.samples(), self.config.stored_len(), len, classes, self.config.accept_rate));
         }
-        let z = concept_vectors(&self.student.valid(), self.prior.as_ref(), x.clone());
         // The prior's own view: classes known only by name, and frames none of the taught classes, are judged by it.
         let by_prior = self.prior.as_ref().map(|prior| prior.embed(x.clone()));
+        let z = concept_vectors(&self.student.valid(), by_prior.clone(), x.clone());
         let mut transaction = Transaction::default();
         if classes > 0 {
             transaction = transaction.register(x);
@@ -846,7 +877,8 @@ impl Learner {
     }
 
     async fn embed(&self, x: Tensor<2>) -> Result<Vec<f32>> {
-        let z = crate::objective::normalize_rows(concept_vectors(&self.student.valid(), self.prior.as_ref(), x));
+        let prior = self.prior.as_ref().map(|p| p.embed(x.clone()));
+        let z = crate::objective::normalize_rows(concept_vectors(&self.student.valid(), prior, x));
         to_f32(z.into_data_async().await?)
     }
 
@@ -880,6 +912,8 @@ impl Learner {
 #[derive(Default)]
 struct Batch {
     data: Vec<f32>,
+    /// The prior's concept vectors of the rows (with the grounded prior).
+    prior: Vec<f32>,
     labels: Vec<i64>,
     /// Rows from the current experience's shuffled pass (the first rows).
     incoming: usize,
@@ -892,15 +926,19 @@ struct Batch {
 impl Batch {
     fn clear(&mut self) {
         self.data.clear();
+        self.prior.clear();
         self.labels.clear();
         self.stored.clear();
         self.incoming = 0;
         self.stored_rows = 0;
     }
 
-    fn push(&mut self, sample: &[f32], label: u32) {
+    fn push(&mut self, sample: &[f32], label: u32, prior: Option<&Vec<f32>>) {
         self.data.extend_from_slice(sample);
         self.labels.push(label as i64);
+        if let Some(prior) = prior {
+            self.prior.extend_from_slice(prior);
+        }
     }
 }
 
