@@ -6,13 +6,12 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import { mkdtempSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
-import { serve, collectConsole } from "./lib/browser.mjs";
+import { serve } from "./lib/browser.mjs";
+import { camera, clip as clipOf, open, recordUntilRecognised, sessions, waitReady, waitSaved } from "./lib/demo.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const www = join(here, "..", "www");
@@ -28,53 +27,7 @@ const ALL_THINGS = [
 ];
 // Shown after teaching, never taught.
 const STRANGER = "imagenet_12_741.jpg"; // a prayer rug
-
-/** A 6 s, 10 fps, 320×240 y4m clip of a photo under a slowly moving crop (so frames differ). */
-function clip(dir, photo) {
-  const out = join(dir, photo.replace(".jpg", ".y4m"));
-  execFileSync("ffmpeg", [
-    "-loglevel", "error", "-y", "-loop", "1", "-i", join(photos, photo), "-t", "6",
-    "-vf", "scale=480:480,crop=320:240:x='60+60*sin(t*2)':y='80+60*cos(t*1.3)',fps=10,format=yuv420p",
-    out,
-  ]);
-  return out;
-}
-
-const FLAGS = ["--no-sandbox", "--enable-unsafe-webgpu", "--disable-dev-shm-usage", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"];
-
-const sessions = new Set(); // open browsers, closed even when a test fails
-
-async function open(profile, url, cameraArgs) {
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-    headless: true,
-    args: [...FLAGS, ...cameraArgs],
-    viewport: { width: 1280, height: 1000 },
-  });
-  sessions.add(context);
-  context.on("close", () => sessions.delete(context));
-  const page = context.pages()[0] ?? (await context.newPage());
-  const requests = [];
-  page.on("request", (r) => requests.push(r.url()));
-  const log = collectConsole(page);
-  await page.goto(url);
-  return { context, page, requests, log };
-}
-
-const camera = (file) => ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream", `--use-file-for-fake-video-capture=${file}`];
-
-/** Waits until the status starts with "ready" (or is exactly "ready": idle and trained). */
-async function waitReady(page, log, { trained = false, timeout = 600_000 } = {}) {
-  await page
-    .waitForFunction((trained) => {
-      const text = document.querySelector('[data-testid="status"]').textContent;
-      return trained ? text === "ready" : /^ready/.test(text);
-    }, trained, { timeout })
-    .catch(async (e) => {
-      const status = await page.textContent('[data-testid="status"]').catch(() => "?");
-      throw new Error(`${e.message}\nstatus: ${status}\nconsole:\n${log.join("\n")}`);
-    });
-}
+const clip = (dir, photo) => clipOf(dir, join(photos, photo));
 
 for (const backend of backends) {
   // SwiftShader emulates WebGPU on the CPU (a frame takes seconds): one thing proves the backend as well as three.
@@ -112,21 +65,8 @@ for (const backend of backends) {
             .catch(async (e) => assert.fail(`${e.message}\nadd-message: ${await s.page.textContent("#add-message")}`));
           console.log(`demo (${backend}): before its first example: ${await s.page.textContent("#add-message")}`);
         }
-        const record = s.page.locator(`[data-testid="class-card"][data-class="${thing.name}"] [data-testid="record"]`);
-        await record.hover();
-        await s.page.mouse.down();
-        await s.page.waitForTimeout(2000);
-        const shown = Number((await s.page.getAttribute('[data-testid="prediction"]', "data-shown")) ?? 0);
-        const released = Date.now();
-        await s.page.mouse.up();
         // Release → the first prediction made after it that names the new thing (a figure, not an assertion).
-        await s.page
-          .waitForFunction(([name, shown]) => {
-            const p = document.querySelector('[data-testid="prediction"]');
-            return Number(p.dataset.shown ?? 0) > shown && p.dataset.label === name && p.dataset.unknown === "false";
-          }, [thing.name, shown], { timeout: 300_000, polling: 20 })
-          .catch(async (e) => assert.fail(`${e.message}\nstatus: ${await s.page.textContent('[data-testid="status"]')}\n${s.log.join("\n")}`));
-        releaseToRecognised.push(((Date.now() - released) / 1000).toFixed(2));
+        releaseToRecognised.push((await recordUntilRecognised(s, thing.name)).toFixed(2));
         await waitReady(s.page, s.log, { trained: true });
         const countOf = async () => Number(await s.page.textContent(`[data-class="${thing.name}"] [data-testid="sample-count"]`));
         const count = await countOf();
@@ -153,7 +93,7 @@ for (const backend of backends) {
           console.log(`demo (${backend}): release → recognised, per thing taught (s): ${releaseToRecognised.join(", ")}`);
         }
         assert.deepEqual(s.requests.filter((u) => !origin(u)), [], "requests left the origin");
-        await s.page.waitForSelector('[data-testid="status"]:not([data-saving])', { timeout: 300_000 }); // saved
+        await waitSaved(s.page);
         await s.context.close();
       }
       // Recognise, again one session per thing (the state comes back from IndexedDB every time).

@@ -12,6 +12,8 @@
 //! - `bench openset [--quick] [--out FILE] [--scenarios …]`: "unknown" against never-taught inputs.
 //! - `bench zeroshot [--quick] [--out FILE]`: the grounded prior before the first example, and what examples add.
 //! - `bench browser [--out FILE]`: the train step in the browser against TensorFlow.js.
+//! - `bench release [--things N] [--out FILE]`: the demo page, release of Record → the new thing recognised, as
+//!   it learns up to ten things one after another (CPU, fake webcam).
 //!
 //! The cache lives in `$CVM_CACHE`, else `$XDG_CACHE_HOME/cvm`, else `~/.cache/cvm`.
 
@@ -41,7 +43,7 @@ fn main() {
     }
 }
 
-const USAGE: &str = "usage: cargo xtask <setup | test | demo [--port N] | assets | pkg | bench cl|webcam|openset|zeroshot|browser [--quick] [--out FILE] ...>";
+const USAGE: &str = "usage: cargo xtask <setup | test | demo [--port N] | assets | pkg | bench cl|webcam|openset|zeroshot|browser|release [--quick] [--out FILE] ...>";
 
 /// Paths every command shares.
 pub struct Ctx {
@@ -133,13 +135,15 @@ fn demo(ctx: &Ctx, args: &[String]) -> Result {
 
 fn bench(ctx: &Ctx, args: &[String]) -> Result {
     let command = args.first().map(String::as_str);
-    if !matches!(command, Some("cl" | "webcam" | "openset" | "zeroshot" | "browser")) {
-        return Err("usage: cargo xtask bench cl|webcam|openset|zeroshot|browser [--quick] [--out FILE] [...]".into());
+    if !matches!(command, Some("cl" | "webcam" | "openset" | "zeroshot" | "browser" | "release")) {
+        return Err("usage: cargo xtask bench cl|webcam|openset|zeroshot|browser|release [--quick] [--out FILE] [...]".into());
     }
     setup::run(ctx)?;
     assets::build(ctx)?;
-    if command == Some("browser") {
-        return web::browser_bench(ctx, "train", flag(args, "--out"));
+    match command {
+        Some("browser") => return web::browser_bench(ctx, "train", flag(args, "--out")),
+        Some("release") => return web::release_bench(ctx, &args[1..]),
+        _ => {}
     }
     let mut cmd = ctx.cargo();
     // The dev profile builds dependencies optimised and without debug assertions (see Cargo.toml), so

@@ -86,6 +86,27 @@ pub fn node_tests(ctx: &Ctx) -> Result {
     Ok(())
 }
 
+/// `tests/bench-release.mjs`: the demo page (built as `cargo xtask test` builds it) teaching things one after
+/// another, timed from each release of Record to the first prediction of the new thing.
+pub fn release_bench(ctx: &Ctx, args: &[String]) -> Result {
+    pkg(ctx)?;
+    prepare_page(ctx)?;
+    let tests = ctx.root.join("tests");
+    npm(&tests, &["ci"])?;
+    // The script runs in tests/: an output file named relative to here must stay where it was meant.
+    let here = std::env::current_dir().map_err(|e| e.to_string())?;
+    let args: Vec<String> = args
+        .iter()
+        .enumerate()
+        .map(|(i, a)| if i > 0 && args[i - 1] == "--out" { here.join(a).display().to_string() } else { a.clone() })
+        .collect();
+    run(Command::new("node")
+        .current_dir(&tests)
+        .arg("bench-release.mjs")
+        .args(&args)
+        .env("CVM_PHOTOS", ctx.data().join("foolbox")))
+}
+
 /// The browser benchmarks of `crates/cvm-bench/browser` (`mode`: `train` or `webcam`) against a fresh `pkg/`.
 pub fn browser_bench(ctx: &Ctx, mode: &str, out: Option<&str>) -> Result {
     pkg(ctx)?;

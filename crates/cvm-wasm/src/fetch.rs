@@ -22,11 +22,14 @@ fn report(on_progress: Option<&Function>, what: &str, loaded: usize, total: Opti
 
 /// Bytes of `source`: a `Uint8Array`, an `ArrayBuffer`, or a URL string to fetch.
 pub async fn load(source: &JsValue, what: &str, on_progress: Option<&Function>) -> Result<Vec<u8>> {
+    // A buffer transferred elsewhere (to a worker, by `structuredClone`) reads as zero bytes; building a view of it
+    // would throw past the façade.
+    let empty = || Error::msg(format!("{what}: the bytes are empty — an ArrayBuffer transferred to a worker or by structuredClone is detached and empty here: pass a copy"));
     if let Some(bytes) = source.dyn_ref::<Uint8Array>() {
-        return Ok(bytes.to_vec());
+        return if bytes.byte_length() == 0 { Err(empty()) } else { Ok(bytes.to_vec()) };
     }
-    if source.is_instance_of::<js_sys::ArrayBuffer>() {
-        return Ok(Uint8Array::new(source).to_vec());
+    if let Some(buffer) = source.dyn_ref::<js_sys::ArrayBuffer>() {
+        return if buffer.byte_length() == 0 { Err(empty()) } else { Ok(Uint8Array::new(buffer).to_vec()) };
     }
     let Some(url) = source.as_string() else {
         return Err(Error::msg(format!("{what}: expected a URL string, Uint8Array or ArrayBuffer")));

@@ -243,6 +243,17 @@ async fn arguments_of_the_wrong_kind_are_errors_not_traps() {
     assert!(err.contains("settings must be an object"), "{err}");
     let err = message(Learner::create(options("backnd", "cpu".into())).await.err().unwrap().into());
     assert!(err.contains("did you mean `backend`?"), "{err}");
+    // A detached buffer (transferred away) is refused at once, not left pending.
+    let view = Uint8Array::from(&blob[..]);
+    let buffer = view.buffer();
+    let transfer = Object::new();
+    Reflect::set(&transfer, &"transfer".into(), &js_sys::Array::of1(&buffer)).unwrap();
+    let structured_clone: js_sys::Function = Reflect::get(&js_sys::global(), &"structuredClone".into()).unwrap().unchecked_into();
+    structured_clone.call2(&JsValue::NULL, &buffer, &transfer).unwrap();
+    for detached in [JsValue::from(buffer), view.into()] {
+        let err = message(Learner::create(options("concepts", detached)).await.err().unwrap().into());
+        assert!(err.contains("detached"), "{err}");
+    }
 
     // A stop asked for before training is kept: the next training ends at its first report.
     learner.stop_training();
