@@ -3,7 +3,6 @@
 import { get, set, del } from "./generated/idb-keyval.js";
 
 const $ = (id) => document.getElementById(id);
-const CROP = 224; // frames are cropped square and scaled here before they go to the worker
 const HOLD_OUT_EVERY = 5; // every 5th recorded frame is kept aside to measure accuracy per class
 const RECORD_FPS = 8;
 const MAX_RECORDED = 10 * RECORD_FPS; // a recording ends by itself after 10 s
@@ -70,7 +69,9 @@ function readyStatus() {
 
 // ---------- camera ----------
 const video = $("video");
-const grab = new OffscreenCanvas(CROP, CROP);
+// Frames are cropped square and scaled to the learner's input side here, before they go to the worker (the
+// learner says which side when it starts).
+const grab = new OffscreenCanvas(224, 224);
 const grabContext = grab.getContext("2d", { willReadFrequently: false });
 
 async function startCamera() {
@@ -97,7 +98,7 @@ function frame(source = video) {
   const w = source.videoWidth ?? source.width;
   const h = source.videoHeight ?? source.height;
   const side = Math.min(w, h);
-  grabContext.drawImage(source, (w - side) / 2, (h - side) / 2, side, side, 0, 0, CROP, CROP);
+  grabContext.drawImage(source, (w - side) / 2, (h - side) / 2, side, side, 0, 0, grab.width, grab.height);
   return grab.transferToImageBitmap();
 }
 function thumbnail(bitmap) {
@@ -542,10 +543,11 @@ async function persist() {
 }
 
 const jpegs = new WeakMap(); // held-out frame → its saved JPEG, made once
-const jpegCanvas = new OffscreenCanvas(CROP, CROP);
+const jpegCanvas = new OffscreenCanvas(224, 224);
 async function jpeg(bitmap) {
   if (!jpegs.has(bitmap)) {
-    jpegCanvas.getContext("2d").drawImage(bitmap, 0, 0, CROP, CROP);
+    [jpegCanvas.width, jpegCanvas.height] = [bitmap.width, bitmap.height];
+    jpegCanvas.getContext("2d").drawImage(bitmap, 0, 0);
     jpegs.set(bitmap, await jpegCanvas.convertToBlob({ type: "image/jpeg", quality: 0.9 }));
   }
   return jpegs.get(bitmap);
@@ -624,6 +626,7 @@ async function main() {
   state.history = (await get("history").catch(() => [])) ?? [];
   await restoreHeldOut();
   setBackend(described.backend);
+  grab.width = grab.height = described.inputSize;
   const vocabulary = await call("vocabulary");
   $("vocabulary").replaceChildren(...vocabulary.map((v) => Object.assign(document.createElement("option"), { value: v })));
   renderClasses();

@@ -20,9 +20,9 @@ async function open(backend, settings, snapshot) {
   return describe();
 }
 
-/** Backend and classes, each with the ids of the examples the learner still holds. */
+/** Backend, input side and classes, each with the ids of the examples the learner still holds. */
 function describe() {
-  return { backend: learner.backend, classes: learner.classes().map((c) => ({ ...c, ids: learner.examples(c.label) })) };
+  return { backend: learner.backend, inputSize: learner.inputSize, classes: learner.classes().map((c) => ({ ...c, ids: learner.examples(c.label) })) };
 }
 
 /** Runs `work`; if WebGPU fails underneath it, reopens the last good state on the CPU and retries once. */

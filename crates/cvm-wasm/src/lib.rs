@@ -250,6 +250,8 @@ pub struct Learner {
     inner: Rc<RefCell<Inner>>,
     backend: &'static str,
     stop: Rc<Cell<bool>>,
+    /// Input side of the student (fixed for the learner's life).
+    side: u32,
 }
 
 fn busy() -> Error {
@@ -258,7 +260,8 @@ fn busy() -> Error {
 
 impl Learner {
     fn wrap(learner: cvm::Learner, backend: &'static str) -> Self {
-        Self { inner: Rc::new(RefCell::new(Inner { learner, frames: Frames::default() })), backend, stop: Rc::new(Cell::new(false)) }
+        let side = learner.config().student.input().size as u32;
+        Self { inner: Rc::new(RefCell::new(Inner { learner, frames: Frames::default() })), backend, stop: Rc::new(Cell::new(false)), side }
     }
 
     fn borrow(&self) -> Result<RefMut<'_, Inner>> {
@@ -374,6 +377,13 @@ impl Learner {
     #[wasm_bindgen(getter, unchecked_return_type = "Backend")]
     pub fn backend(&self) -> String {
         self.backend.into()
+    }
+
+    /// Side in pixels of the square the learner scales frames to (224 with the EfficientNet student): a page
+    /// that crops and scales frames itself can do it once, at this size.
+    #[wasm_bindgen(getter, js_name = inputSize)]
+    pub fn input_size(&self) -> u32 {
+        self.side
     }
 
     /// Known classes with their stored example counts (replay memory plus not yet trained).

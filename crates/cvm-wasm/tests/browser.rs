@@ -304,6 +304,7 @@ async fn one_pass_per_frame_and_held_out_frames_measured_from_their_encoding() {
     assert!(field(&fresh, "prediction").is_null(), "no prediction before the first class");
     assert_eq!(js_sys::Array::from(&field(&fresh, "looksLike")).length(), 3);
 
+    assert_eq!(learner.input_size(), SIDE, "frames are scaled to the student's input side");
     teach(&learner, 12, 30).await;
     let probe = frame(1, &mut rng);
     let seen = learner.recognise(probe.clone(), 2, Some(SIDE), Some(SIDE)).await.unwrap();
