@@ -312,15 +312,18 @@ async function addFrames(label, frames, index) {
   const urls = training.map(thumbnail);
   try {
     // Training frames move to the worker; held-out frames are copied (the page keeps them to save and map).
-    const described = await call("addExamples", { label, frames: training, heldOut }, training);
-    const kept = [...(state.heldOut.get(label) ?? []), ...heldOut.map((frame, i) => ({ frame, sample: described.heldOut[i] }))];
+    const added = await call("addExamples", { label, frames: training, heldOut }, training);
+    const kept = [...(state.heldOut.get(label) ?? []), ...heldOut.map((frame, i) => ({ frame, sample: added.heldOut[i] }))];
     state.heldOut.set(label, kept.slice(-MAX_HELD_OUT));
     const thumbs = state.thumbs.get(label) ?? [];
-    described.ids.forEach((id, i) => thumbs.length < MAX_THUMBS && thumbs.push({ id, url: urls[i] }));
+    added.ids.forEach((id, i) => thumbs.length < MAX_THUMBS && thumbs.push({ id, url: urls[i] }));
     state.thumbs.set(label, thumbs);
-    setClasses(described.classes);
+    // The page keeps its view of the class in step itself: asking the learner for every class after every
+    // recorded frame would cost more than the frame.
+    const known = state.classes.find((c) => c.label === label);
+    if (known) Object.assign(known, { examples: known.examples + added.ids.length, ids: [...known.ids, ...added.ids] });
     const count = document.querySelector(`[data-class="${CSS.escape(label)}"] [data-testid="sample-count"]`);
-    if (count) count.textContent = described.classes.find((c) => c.label === label)?.examples ?? count.textContent;
+    if (count && known) count.textContent = known.examples;
     return training.length > 0;
   } catch (error) {
     setStatus(`could not add the examples: ${error.message}`);

@@ -74,12 +74,12 @@ const ops = {
     learner.removeClass(label);
     return describe();
   },
-  /** Adds `frames` as examples and encodes `heldOut` (kept aside, never trained on) for measuring later. */
+  /** Adds `frames` as examples (resolves with their ids) and encodes `heldOut` (kept aside, never trained on). */
   addExamples: ({ label, frames, heldOut = [] }) =>
     guarded(async () => {
       const ids = [];
       for (const frame of frames) ids.push(await learner.addExample(label, frame));
-      return { ids, heldOut: await encodeAll(heldOut), ...describe() };
+      return { ids, heldOut: await encodeAll(heldOut) };
     }),
   encode: ({ frames }) => guarded(() => encodeAll(frames)),
   removeExample: ({ example }) => {

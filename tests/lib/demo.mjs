@@ -3,13 +3,13 @@
 
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { chromium } from "playwright-core";
 import { collectConsole } from "./browser.mjs";
 
 /** A 6 s, 10 fps, 320×240 y4m clip of `photo` under a slowly moving crop (so frames differ), written to `dir`. */
 export function clip(dir, photo) {
-  const out = join(dir, photo.replace(/\.\w+$/, ".y4m"));
+  const out = join(dir, basename(photo).replace(/\.\w+$/, ".y4m"));
   execFileSync("ffmpeg", [
     "-loglevel", "error", "-y", "-loop", "1", "-i", photo, "-t", "6",
     "-vf", "scale=480:480,crop=320:240:x='60+60*sin(t*2)':y='80+60*cos(t*1.3)',fps=10,format=yuv420p",
