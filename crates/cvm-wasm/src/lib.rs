@@ -150,9 +150,20 @@ pub async fn webgpu_device() -> Result<Device> {
     if let Some(device) = WEBGPU.with(|d| d.borrow().clone()) {
         return Ok(device);
     }
+    if !webgpu_reachable() {
+        return Err(Error::msg("WebGPU is not available here: this context has no navigator.gpu, or is neither a window nor a dedicated worker"));
+    }
     let device = Device::wgpu_options().init_async().await.map_err(|e| Error::msg(format!("WebGPU is not available here: {e}")))?;
     WEBGPU.with(|d| *d.borrow_mut() = Some(device.clone()));
     Ok(device)
+}
+
+/// Whether wgpu can reach WebGPU from here: it does so only from a window or a dedicated worker (anywhere else,
+/// a shared or service worker or Node, it panics), and only where the browser exposes `navigator.gpu`.
+fn webgpu_reachable() -> bool {
+    let global = js_sys::global();
+    let scope = global.is_instance_of::<web_sys::Window>() || global.is_instance_of::<web_sys::DedicatedWorkerGlobalScope>();
+    scope && !get(&get(&global, "navigator"), "gpu").is_undefined()
 }
 
 /// The device for a backend preference, with autodiff on; `auto` falls back to the CPU.
@@ -391,6 +402,8 @@ impl Learner {
     /// Restores a learner from [`Learner::save`] bytes; `options` names the same concept blob and a backend.
     #[wasm_bindgen(unchecked_return_type = "Learner")]
     pub async fn load(bytes: &[u8], #[wasm_bindgen(unchecked_param_type = "LearnerOptions")] options: JsValue) -> Result<Learner> {
+        // A file that is no snapshot is refused before the blobs are fetched and parsed.
+        cvm::Learner::unseal(bytes)?;
         let o = open(&options).await?;
         Ok(Self::wrap(cvm::Learner::restore(bytes, o.concepts, o.trunk, o.device)?, o.backend))
     }

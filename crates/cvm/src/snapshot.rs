@@ -85,7 +85,9 @@ impl Learner {
 
     /// Rebuilds a learner from [`Learner::snapshot`] bytes, with the same concept blob (and, for the adapter
     /// student, the same trunk) it was made with.
-    pub fn restore(bytes: &[u8], concepts: Arc<ConceptSpace>, trunk: Option<Trunk>, device: Device) -> Result<Self> {
+    /// The payload of sealed snapshot bytes: an error if they are not a snapshot or fail their checksum. Cheap
+    /// enough to run before loading the blobs a restore needs, so a wrong file is refused at once.
+    pub fn unseal(bytes: &[u8]) -> Result<&[u8]> {
         if bytes.len() < 40 || &bytes[..8] != SNAPSHOT_MAGIC {
             return Err(CvmError::blob(WHAT, "not a snapshot (missing CVMSNAP header)"));
         }
@@ -93,6 +95,11 @@ impl Learner {
         if Sha256::digest(payload).as_slice() != &bytes[8..40] {
             return Err(CvmError::blob(WHAT, "checksum mismatch: the data is corrupt or truncated"));
         }
+        Ok(payload)
+    }
+
+    pub fn restore(bytes: &[u8], concepts: Arc<ConceptSpace>, trunk: Option<Trunk>, device: Device) -> Result<Self> {
+        let payload = Self::unseal(bytes)?;
         let parsed = blob::parse(payload, WHAT, SNAPSHOT_FORMAT, SNAPSHOT_VERSION, HEADER_CAP)?;
         let config: crate::LearnerConfig = parsed.field("config")?;
         config.validate()?;

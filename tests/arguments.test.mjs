@@ -1,0 +1,116 @@
+// Every method of the npm package, every argument position, a bank of values JavaScript may pass: each call must
+// resolve or reject with an Error that says something — never trap (a wasm trap would leave the module unusable)
+// and never hang — and the learner must answer normally afterwards. Runs the package in Node (CPU backend).
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const pkg = join(here, "..", "pkg");
+const assets = process.env.CVM_ASSETS;
+
+const SIDE = 32;
+const rgba = (seed) => Uint8Array.from({ length: SIDE * SIDE * 4 }, (_, i) => (i * 31 + seed * 97) % 251);
+const detached = () => {
+  const buffer = new ArrayBuffer(8);
+  structuredClone(buffer, { transfer: [buffer] });
+  return buffer;
+};
+// What a caller might pass by mistake (and a few things that are right).
+const BANK = [
+  undefined, null, true, 0, -1, 0.5, NaN, Infinity, -Infinity, 2 ** 32, 2 ** 53, 1e308, -0, 42n, "", "cat", "x".repeat(5000),
+  "\u0000", "🐈", Symbol("s"), {}, [], [1, 2], { steps: "10" }, { length: 3 }, () => 1, new Uint8Array(0), new Uint8Array(7),
+  new Float32Array(3), new Float64Array(4), new ArrayBuffer(16), detached(), new Map(), new Date(0), Object.create(null),
+];
+const show = (v) => {
+  if (ArrayBuffer.isView(v) || v instanceof ArrayBuffer) return `${v.constructor.name}(${v.byteLength})`;
+  try {
+    return typeof v === "bigint" ? `${v}n` : typeof v === "symbol" ? v.toString() : typeof v === "function" ? "a function" : (JSON.stringify(v) ?? String(v)).slice(0, 40);
+  } catch {
+    return Object.prototype.toString.call(v);
+  }
+};
+
+test("no argument traps, hangs or breaks the package", { timeout: 600_000 }, async () => {
+  assert.ok(assets, "CVM_ASSETS is unset: run through `cargo xtask test`");
+  const { default: init, Learner } = await import(join(pkg, "cvm_wasm.js"));
+  await init({ module_or_path: readFileSync(join(pkg, "cvm_wasm_bg.wasm")) });
+  const concepts = new Uint8Array(readFileSync(join(assets, "concepts-smollm2.safetensors")));
+  const options = { concepts, backend: "cpu", settings: { inputSize: SIDE, batchSize: 4 } };
+  // Without a backend, "auto" takes WebGPU where it can be reached and the CPU elsewhere (here: Node).
+  const auto = await Learner.create({ concepts });
+  assert.equal(auto.backend, "cpu");
+  auto.free();
+  const learner = await Learner.create(options);
+  learner.addClass("cat");
+  learner.addClass("dog");
+  for (let i = 0; i < 4; i++) {
+    await learner.addExample("cat", rgba(i), SIDE, SIDE);
+    await learner.addExample("dog", rgba(100 + i), SIDE, SIDE);
+  }
+  await learner.train({ steps: 2 });
+  const snapshot = await learner.save();
+  const frame = rgba(7);
+  const sample = await learner.encode(frame, SIDE, SIDE);
+
+  // Each method with a valid call; the fuzz replaces one argument at a time with each value of the bank.
+  const calls = {
+    create: [(o) => Learner.create(o), [options]],
+    load: [(b, o) => Learner.load(b, o), [snapshot, options]],
+    suggest: [(t, k) => learner.suggest(t, k), ["ca", 3]],
+    addClass: [(n) => learner.addClass(n), ["bird"]],
+    removeClass: [(l) => learner.removeClass(l), ["bird"]],
+    addExample: [(l, f, w, h) => learner.addExample(l, f, w, h), ["cat", frame, SIDE, SIDE]],
+    removeExample: [(id) => learner.removeExample(id), [10_000]],
+    examples: [(l) => learner.examples(l), ["cat"]],
+    train: [(o) => (learner.stopTraining(), learner.train(o)), [{ steps: 1 }]],
+    predict: [(f, w, h) => learner.predict(f, w, h), [frame, SIDE, SIDE]],
+    rankVocabulary: [(f, k, w, h) => learner.rankVocabulary(f, k, w, h), [frame, 3, SIDE, SIDE]],
+    recognise: [(f, k, w, h) => learner.recognise(f, k, w, h), [frame, 3, SIDE, SIDE]],
+    encode: [(f, w, h) => learner.encode(f, w, h), [frame, SIDE, SIDE]],
+    classAccuracy: [(s, l) => learner.classAccuracy(s, l), [sample, ["cat"]]],
+    conceptMap: [(s, l, n) => learner.conceptMap(s, l, n), [sample, ["cat"], 2]],
+    setAcceptRate: [(r) => learner.setAcceptRate(r), [0.9]],
+  };
+  let calls_made = 0;
+  const refused = new Map(); // message → count
+  for (const [name, [call, valid]] of Object.entries(calls)) {
+    for (let position = 0; position < valid.length; position++) {
+      for (const value of BANK) {
+        const args = valid.with(position, value);
+        const what = `${name}(${args.map((a, i) => (i === position ? show(a) : "…")).join(", ")})`;
+        let outcome;
+        try {
+          outcome = await Promise.race([
+            Promise.resolve().then(() => call(...args)),
+            new Promise((_, reject) => setTimeout(() => reject(new Error("HANG")), 20_000)),
+          ]);
+          if (outcome instanceof Learner) outcome.free();
+        } catch (error) {
+          assert.ok(error instanceof Error, `${what} threw a non-Error: ${show(error)}`);
+          assert.notEqual(error.message, "HANG", `${what} did not settle within 20 s`);
+          assert.ok(!(error instanceof WebAssembly.RuntimeError), `${what} trapped: ${error.message}`);
+          assert.ok(error.message.length > 10, `${what}: "${error.message}" says nothing`);
+          const key = error.message.slice(0, 60);
+          refused.set(key, (refused.get(key) ?? 0) + 1);
+        }
+        calls_made++;
+        // Still whole: it answers, and recognises a frame. (A valid call may have removed a class: put it back.)
+        const classes = learner.classes().map((c) => c.label);
+        assert.ok(Array.isArray(classes), `after ${what}: classes() answered ${show(classes)}`);
+        for (const name of ["cat", "dog"].filter((n) => !classes.includes(n))) learner.addClass(name);
+        if (classes.includes("bird")) learner.removeClass("bird");
+        if (calls_made % 7 === 0) {
+          const p = await learner.predict(frame, SIDE, SIDE);
+          assert.ok(Number.isFinite(p.score), `after ${what}: prediction ${JSON.stringify(p)}`);
+        }
+      }
+    }
+  }
+  assert.ok(Number.isFinite((await learner.predict(frame, SIDE, SIDE)).score));
+  console.log(`arguments: ${calls_made} calls, ${[...refused.values()].reduce((a, b) => a + b, 0)} refused with an Error (${refused.size} distinct messages), none trapped or hung`);
+  learner.free();
+});
