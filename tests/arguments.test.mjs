@@ -1,6 +1,7 @@
-// Every method of the npm package, every argument position, a bank of values JavaScript may pass: each call must
-// resolve or reject with an Error that says something — never trap (a wasm trap would leave the module unusable)
-// and never hang — and the learner must answer normally afterwards. Runs the package in Node (CPU backend).
+// Every method of the npm package, every argument position, a bank of values JavaScript may pass, then random and
+// damaged bytes as blobs and snapshots: each call must resolve or reject with an Error that says something — never
+// trap (a wasm trap would leave the module unusable) and never hang — and the learner must answer normally
+// afterwards, then still train, predict and round-trip. Runs the package in Node (CPU backend).
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -111,6 +112,39 @@ test("no argument traps, hangs or breaks the package", { timeout: 600_000 }, asy
     }
   }
   assert.ok(Number.isFinite((await learner.predict(frame, SIDE, SIDE)).score));
-  console.log(`arguments: ${calls_made} calls, ${[...refused.values()].reduce((a, b) => a + b, 0)} refused with an Error (${refused.size} distinct messages), none trapped or hung`);
+  console.log(`arguments: ${calls_made} argument calls, ${[...refused.values()].reduce((a, b) => a + b, 0)} refused with an Error (${refused.size} distinct messages), none trapped or hung`);
+
+  // Bytes: seeded random blobs, and a valid snapshot and concept blob with bytes flipped or cut off. Every one
+  // must be refused with an Error, or (a flip the format does not cover) load a learner that works.
+  let seed = 20261128;
+  const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const mutated = (bytes) => {
+    const copy = bytes.slice(0, random() < 0.3 ? Math.floor(random() * bytes.length) : bytes.length);
+    for (let i = 0, n = 1 + Math.floor(random() * 4); i < n && copy.length; i++) copy[Math.floor(random() * copy.length)] ^= 1 + Math.floor(random() * 255);
+    return copy;
+  };
+  const byteCases = [
+    ...Array.from({ length: 200 }, () => ["load", Uint8Array.from({ length: Math.floor(random() * 300) }, () => random() * 256)]),
+    ...Array.from({ length: 300 }, () => ["load", mutated(snapshot)]),
+    ...Array.from({ length: 40 }, () => ["create", mutated(concepts)]),
+  ];
+  let loaded = 0;
+  for (const [i, [kind, bytes]] of byteCases.entries()) {
+    try {
+      const other = kind === "load" ? await Learner.load(bytes, options) : await Learner.create({ ...options, concepts: bytes });
+      loaded++;
+      other.free();
+    } catch (error) {
+      assert.ok(error instanceof Error && !(error instanceof WebAssembly.RuntimeError) && error.message.length > 10, `${kind} byte case ${i} (seed 20261128): ${show(error)}`);
+    }
+  }
+  // And it still learns, predicts and round-trips.
+  await learner.addExample("cat", rgba(9), SIDE, SIDE);
+  assert.equal((await learner.train({ steps: 2 })).steps, 2);
+  const again = await Learner.load(await learner.save(), options);
+  assert.deepEqual((await again.predict(frame, SIDE, SIDE)).scores, (await learner.predict(frame, SIDE, SIDE)).scores);
+  again.free();
+  console.log(`arguments: ${byteCases.length} byte cases (random, flipped, cut off): ${byteCases.length - loaded} refused with an Error, ${loaded} loaded and worked`);
+
   learner.free();
 });
