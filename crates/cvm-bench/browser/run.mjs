@@ -1,6 +1,6 @@
 // Browser benchmarks in one headless Chromium (WebGPU through SwiftShader, a CPU emulation, where no GPU exists):
 //   node run.mjs train  [--out FILE]   the student's train step here vs the same network in TensorFlow.js
-//   node run.mjs webcam [--out FILE]   the pretrained trunk + adapter: new-class time and frame latency
+//   node run.mjs webcam [--out FILE] [--backends cpu]   the pretrained trunk + adapter: new-class time and frame latency
 // Needs CVM_ASSETS (concept and student blobs) and the npm package in ../../../pkg.
 
 import { writeFileSync } from "node:fs";
@@ -11,6 +11,8 @@ import { serve, launch, collectConsole } from "../../../tests/lib/browser.mjs";
 const here = dirname(fileURLToPath(import.meta.url));
 const [mode = "train", ...rest] = process.argv.slice(2);
 const out = rest.includes("--out") ? rest[rest.indexOf("--out") + 1] : null;
+// `--backends cpu` leaves out the WebGPU row (SwiftShader takes minutes where no GPU exists).
+const backends = rest.includes("--backends") ? rest[rest.indexOf("--backends") + 1].split(",") : ["cpu", "webgpu"];
 const assets = process.env.CVM_ASSETS;
 if (!assets) throw new Error("CVM_ASSETS is unset: run through `cargo xtask bench browser|webcam`");
 
@@ -62,7 +64,7 @@ try {
     results = { chromium: version, warmup: WARMUP, steps: STEPS, batch: 32, rows };
   } else if (mode === "webcam") {
     const rows = [];
-    for (const backend of ["cpu", "webgpu"]) rows.push(await inPage("webcam", backend, 20, 60, backend === "cpu" ? 10 : 3));
+    for (const backend of backends) rows.push(await inPage("webcam", backend, 20, 60, backend === "cpu" ? 10 : 3));
     console.log("\n| backend | frame latency (median) | frames/s | new class after its last frame (features backlog + 60 steps) | features of the 20 frames, while recording at 8 frames/s |\n|---|---|---|---|---|");
     const s = (ms) => `${(ms / 1000).toFixed(2)} s`;
     for (const r of rows) {
