@@ -33,6 +33,11 @@ pub const SNAPSHOT_VERSION: u32 = 2;
 const WHAT: &str = "snapshot";
 const HEADER_CAP: u64 = 4 << 20;
 
+/// No parameter, stored input or stored score of a working learner comes near this (weights stay within tens,
+/// inputs are normalised pixels or trunk features ≤ 6, scores are scaled cosines or logits); finite values beyond
+/// it would overflow the first forward pass into NaN.
+const LARGEST_VALUE: f32 = 1e4;
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -101,6 +106,14 @@ impl Learner {
     pub fn restore(bytes: &[u8], concepts: Arc<ConceptSpace>, trunk: Option<Trunk>, device: Device) -> Result<Self> {
         let payload = Self::unseal(bytes)?;
         let parsed = blob::parse(payload, WHAT, SNAPSHOT_FORMAT, SNAPSHOT_VERSION, HEADER_CAP)?;
+        for (name, view) in parsed.tensors.tensors() {
+            if view.dtype() == safetensors::Dtype::F32 {
+                let largest = blob::read_f32(&view, WHAT, &name)?.into_iter().fold(0.0f32, |m, v| m.max(v.abs()));
+                if largest > LARGEST_VALUE {
+                    return Err(CvmError::blob(WHAT, format!("tensor `{name}` holds a value of {largest:e}, beyond what training or a frame gives (±{LARGEST_VALUE:e}): the data is damaged")));
+                }
+            }
+        }
         let config: crate::LearnerConfig = parsed.field("config")?;
         config.validate()?;
         let expected = parsed.str_field("concepts_sha256")?;
