@@ -1,6 +1,7 @@
 // The demo page in Chromium on the CPU backend, with the camera denied: every control can be reached with the
 // Tab key, has an accessible name and shows where the focus is; text contrast meets WCAG AA in the light and
-// the dark colour scheme; and once the service worker holds the page it loads and teaches with no network.
+// the dark colour scheme; once the service worker holds the page it loads and teaches with no network; and a save
+// that fails part-way leaves the last good state whole.
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -349,5 +350,51 @@ test("once the service worker holds it, the page loads and teaches offline", { t
   } finally {
     await s.context.close();
     if (serving) await server.close();
+  }
+});
+
+test("a save that fails part-way leaves the last good state whole", { timeout: 600_000 }, async () => {
+  const photos = process.env.CVM_PHOTOS;
+  assert.ok(photos, "CVM_PHOTOS is unset: run through `cargo xtask test`");
+  const server = await serve({ "/": www });
+  const s = await open(`${server.url}/index.html?backend=cpu`);
+  // Uploads two photos of a new class, then waits until training and everything after it are done and the
+  // status matches `settled`.
+  const teach = async (name, files, settled) => {
+    await addClass(s.page, s.log, name);
+    await s.page.setInputFiles(`[data-class="${name}"] input[type=file]`, files.map((f) => join(photos, f)));
+    await s.page
+      .waitForFunction(([name, settled]) => {
+        const status = document.querySelector('[data-testid="status"]');
+        const count = Number(document.querySelector(`[data-class="${name}"] [data-testid="sample-count"]`)?.textContent);
+        return count >= 2 && !status.dataset.saving && new RegExp(settled).test(status.textContent);
+      }, [name, settled], { timeout: 300_000 })
+      .catch(async (e) => assert.fail(`${e.message}\nstatus: ${await s.page.textContent('[data-testid="status"]')}\n${s.log.join("\n")}`));
+  };
+  try {
+    await waitReady(s.page, s.log);
+    await teach("strawberry", ["imagenet_04_949.jpg", "imagenet_10_541.jpg"], "^ready$");
+    // From now on every write that includes the held-out frames fails the way a full disk does: its transaction
+    // aborts.
+    await s.page.evaluate(() => {
+      const put = IDBObjectStore.prototype.put;
+      IDBObjectStore.prototype.put = function (value, key) {
+        const request = put.call(this, value, key);
+        if (key === "heldOut") this.transaction.abort();
+        return request;
+      };
+    });
+    // The failed save is reported (and the work is still in the page).
+    await teach("drum", ["imagenet_10_541.jpg", "imagenet_15_99.jpg"], "could not save");
+    // The next visit gets the last good state: one class, with everything saved beside it — not the new snapshot
+    // beside the old thumbnails and held-out frames.
+    await s.page.reload();
+    await waitReady(s.page, s.log);
+    const cards = await s.page.locator('[data-testid="class-card"]').evaluateAll((cards) => cards.map((c) => c.dataset.class));
+    assert.deepEqual(cards, ["strawberry"], "the state after the failed save");
+    assert.equal(await s.page.locator('[data-class="strawberry"] [data-testid="remove-sample"]').count(), 2, "its thumbnails came back with it");
+  } finally {
+    await s.context.close();
+    await server.close();
   }
 });

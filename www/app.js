@@ -1,6 +1,6 @@
 // The page: camera, class cards, live predictions, plots, persistence. The learner lives in worker.js.
 
-import { get, set, del } from "./generated/idb-keyval.js";
+import { get, setMany, del } from "./generated/idb-keyval.js";
 
 const $ = (id) => document.getElementById(id);
 const HOLD_OUT_EVERY = 5; // every 5th recorded frame is kept aside to measure accuracy per class
@@ -533,15 +533,17 @@ function drawMap() {
 }
 
 // ---------- persistence (IndexedDB) ----------
+/**
+ * Saves the learner and what the page keeps beside it in one IndexedDB transaction, so a failed or interrupted
+ * save leaves the last good state whole rather than a new snapshot beside old thumbnails and held-out frames.
+ */
 async function persist() {
   try {
     const bytes = await call("save");
-    await set("snapshot", bytes);
-    await set("thumbs", [...state.thumbs]);
-    await set("history", state.history);
-    await set("heldOut", await Promise.all([...state.heldOut].map(async ([label, entries]) => [label, await Promise.all(entries.map((e) => jpeg(e.frame)))])));
+    const heldOut = await Promise.all([...state.heldOut].map(async ([label, entries]) => [label, await Promise.all(entries.map((e) => jpeg(e.frame)))]));
+    await setMany([["snapshot", bytes], ["thumbs", [...state.thumbs]], ["history", state.history], ["heldOut", heldOut]]);
   } catch (error) {
-    setStatus(`could not save (${error.message}); your work is still here — export it to keep it`);
+    setStatus(`could not save (${error?.message ?? "the browser gave up the write"}); your work is still here — export it to keep it`);
   }
 }
 
