@@ -14,6 +14,8 @@
 //! - `bench browser [--out FILE]`: the train step in the browser against TensorFlow.js.
 //! - `bench release [--things N] [--out FILE]`: the demo page, release of Record → the new thing recognised, as
 //!   it learns up to ten things one after another (CPU, fake webcam).
+//! - `bench soak [--steps N] [--predictions N] [--out FILE]`: the package's wasm memory over 2,000 training steps
+//!   and 10,000 predictions (Node, CPU).
 //!
 //! The cache lives in `$CVM_CACHE`, else `$XDG_CACHE_HOME/cvm`, else `~/.cache/cvm`.
 
@@ -43,7 +45,7 @@ fn main() {
     }
 }
 
-const USAGE: &str = "usage: cargo xtask <setup | test | demo [--port N] | assets | pkg | bench cl|webcam|openset|zeroshot|browser|release [--quick] [--out FILE] ...>";
+const USAGE: &str = "usage: cargo xtask <setup | test | demo [--port N] | assets | pkg | bench cl|webcam|openset|zeroshot|browser|release|soak [--quick] [--out FILE] ...>";
 
 /// Paths every command shares.
 pub struct Ctx {
@@ -135,14 +137,15 @@ fn demo(ctx: &Ctx, args: &[String]) -> Result {
 
 fn bench(ctx: &Ctx, args: &[String]) -> Result {
     let command = args.first().map(String::as_str);
-    if !matches!(command, Some("cl" | "webcam" | "openset" | "zeroshot" | "browser" | "release")) {
-        return Err("usage: cargo xtask bench cl|webcam|openset|zeroshot|browser|release [--quick] [--out FILE] [...]".into());
+    if !matches!(command, Some("cl" | "webcam" | "openset" | "zeroshot" | "browser" | "release" | "soak")) {
+        return Err("usage: cargo xtask bench cl|webcam|openset|zeroshot|browser|release|soak [--quick] [--out FILE] [...]".into());
     }
     setup::run(ctx)?;
     assets::build(ctx)?;
     match command {
         Some("browser") => return web::browser_bench(ctx, "train", flag(args, "--out")),
-        Some("release") => return web::release_bench(ctx, &args[1..]),
+        Some("release") => return web::node_bench(ctx, "bench-release.mjs", &args[1..]),
+        Some("soak") => return web::node_bench(ctx, "bench-soak.mjs", &args[1..]),
         _ => {}
     }
     let mut cmd = ctx.cargo();

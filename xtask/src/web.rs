@@ -86,9 +86,10 @@ pub fn node_tests(ctx: &Ctx) -> Result {
     Ok(())
 }
 
-/// `tests/bench-release.mjs`: the demo page (built as `cargo xtask test` builds it) teaching things one after
-/// another, timed from each release of Record to the first prediction of the new thing.
-pub fn release_bench(ctx: &Ctx, args: &[String]) -> Result {
+/// A Node benchmark script of `tests/` against a fresh package (and the page built as `cargo xtask test` builds
+/// it): `bench-release.mjs` (release of Record → the new thing recognised) or `bench-soak.mjs` (memory over a
+/// long session).
+pub fn node_bench(ctx: &Ctx, script: &str, args: &[String]) -> Result {
     pkg(ctx)?;
     prepare_page(ctx)?;
     let tests = ctx.root.join("tests");
@@ -102,9 +103,10 @@ pub fn release_bench(ctx: &Ctx, args: &[String]) -> Result {
         .collect();
     run(Command::new("node")
         .current_dir(&tests)
-        .arg("bench-release.mjs")
+        .arg(script)
         .args(&args)
-        .env("CVM_PHOTOS", ctx.data().join("foolbox")))
+        .env("CVM_PHOTOS", ctx.data().join("foolbox"))
+        .env("CVM_ASSETS", assets::assets_dir(ctx)))
 }
 
 /// The browser benchmarks of `crates/cvm-bench/browser` (`mode`: `train` or `webcam`) against a fresh `pkg/`.
