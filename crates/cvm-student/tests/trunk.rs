@@ -143,16 +143,22 @@ fn asset(name: &str) -> Vec<u8> {
     std::fs::read(dir.join(name)).unwrap()
 }
 
+/// The product's blobs (built by `cargo xtask assets`): the student's trunk on flex, and the SmolLM2 concept space.
+fn product_blobs() -> (Device, Trunk, std::sync::Arc<cvm::ConceptSpace>) {
+    let device = Device::flex().autodiff();
+    let trunk = Trunk::from_bytes(&asset("student-efficientnet-lite0.safetensors"), &device).unwrap();
+    let concepts = std::sync::Arc::new(cvm::ConceptSpace::from_bytes(&asset("concepts-smollm2.safetensors")).unwrap());
+    (device, trunk, concepts)
+}
+
 /// The grounded prior ranks the true concept of foolbox's ImageNet photos among every vocabulary name before any
 /// example is taught (measured 18/20 in the top 5 with the SmolLM2 blob); without it, the adapter's ranking is
 /// noise.
 #[test]
 #[ignore = "needs the model cache: run through `cargo xtask test`"]
 fn the_prior_names_photos_it_was_never_taught() {
-    use cvm::{ConceptSpace, Learner, LearnerConfig, StudentConfig};
-    let device = Device::flex().autodiff();
-    let trunk = Trunk::from_bytes(&asset("student-efficientnet-lite0.safetensors"), &device).unwrap();
-    let concepts = std::sync::Arc::new(ConceptSpace::from_bytes(&asset("concepts-smollm2.safetensors")).unwrap());
+    use cvm::{Learner, LearnerConfig, StudentConfig};
+    let (device, trunk, concepts) = product_blobs();
     let names = trunk.imagenet_concepts().unwrap().to_vec();
     let photos = cvm_student::labelled_photos(&data().join("foolbox")).unwrap();
     let top5 = |prior: bool| {
@@ -200,10 +206,8 @@ fn mislabelled_imagenet_classes_are_refused_by_name() {
 #[test]
 #[ignore = "needs the model cache: run through `cargo xtask test`"]
 fn with_the_prior_a_restored_learner_continues_exactly_as_one_that_never_stopped() {
-    use cvm::{ConceptSpace, Learner, LearnerConfig, StudentConfig};
-    let device = Device::flex().autodiff();
-    let trunk = Trunk::from_bytes(&asset("student-efficientnet-lite0.safetensors"), &device).unwrap();
-    let concepts = std::sync::Arc::new(ConceptSpace::from_bytes(&asset("concepts-smollm2.safetensors")).unwrap());
+    use cvm::{Learner, LearnerConfig, StudentConfig};
+    let (device, trunk, concepts) = product_blobs();
     let config = LearnerConfig { batch_size: 8, ..LearnerConfig::new(StudentConfig::adapter(trunk.input(), cvm::trunk::FEATURES)) };
     assert!(config.concept_prior);
     let photos = cvm_student::labelled_photos(&data().join("foolbox")).unwrap();
