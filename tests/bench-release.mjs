@@ -3,11 +3,11 @@
 //   node bench-release.mjs [--things N] [--out FILE]     (run by `cargo xtask bench release`)
 // Needs CVM_PHOTOS (foolbox's photos) and the page's generated files (www/generated).
 
-import { mkdtempSync, mkdirSync, writeFileSync } from "node:fs";
-import { cpus, tmpdir } from "node:os";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { cpus } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { serve } from "./lib/browser.mjs";
+import { scratchDir, serve } from "./lib/browser.mjs";
 import { camera, clip, open, recordUntilRecognised, sessions, waitReady, waitSaved } from "./lib/demo.mjs";
 
 const args = process.argv.slice(2);
@@ -29,7 +29,7 @@ const THINGS = [
   ["imagenet_05_853.jpg", "thatch"],
 ].slice(0, Number(option("--things", 10)));
 
-const dir = mkdtempSync(join(tmpdir(), "cvm-release-"));
+const dir = scratchDir("cvm-release-");
 const profile = join(dir, "profile");
 mkdirSync(profile);
 const www = join(dirname(fileURLToPath(import.meta.url)), "..", "www");

@@ -6,11 +6,11 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, mkdirSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { serve } from "./lib/browser.mjs";
+import { scratchDir, serve } from "./lib/browser.mjs";
 import { camera, clip as clipOf, open, recordUntilRecognised, sessions, waitReady, waitSaved } from "./lib/demo.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -34,7 +34,7 @@ for (const backend of backends) {
   const THINGS = backend === "webgpu" ? ALL_THINGS.slice(0, 1) : ALL_THINGS;
   test(`teach ${THINGS.length} things one after another and recognise them (${backend})`, { timeout: 1_800_000 }, async () => {
     assert.ok(photos, "CVM_PHOTOS is unset: run through `cargo xtask test`");
-    const dir = mkdtempSync(join(tmpdir(), "cvm-e2e-"));
+    const dir = scratchDir("cvm-e2e-");
     const clips = THINGS.map((t) => clip(dir, t.photo));
     const server = await serve({ "/": www });
     const url = `${server.url}/index.html?backend=${backend}`;
@@ -148,7 +148,7 @@ for (const backend of backends) {
 }
 
 test("with the camera denied the page explains, and uploads still teach", { timeout: 600_000 }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), "cvm-e2e-denied-"));
+  const dir = scratchDir("cvm-e2e-denied-");
   const server = await serve({ "/": www });
   try {
     const s = await open(join(dir, "profile"), `${server.url}/index.html?backend=cpu`, ["--deny-permission-prompts", "--use-fake-device-for-media-stream"]);

@@ -5,12 +5,10 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
-import { serve, collectConsole } from "./lib/browser.mjs";
+import { collectConsole, scratchDir, serve } from "./lib/browser.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const www = join(here, "..", "www");
@@ -21,7 +19,7 @@ const NO_CAMERA = ["--deny-permission-prompts", "--use-fake-device-for-media-str
 
 /** A fresh profile, the page at `url`, and the page's console. */
 async function open(url, { colorScheme = "light", camera = NO_CAMERA } = {}) {
-  const profile = mkdtempSync(join(tmpdir(), "cvm-page-"));
+  const profile = scratchDir("cvm-page-");
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
     headless: true,

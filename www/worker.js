@@ -13,9 +13,8 @@ let lastGood = null; // snapshot bytes after the last successful change, for rec
 async function open(backend, settings, snapshot) {
   options = { concepts: CONCEPTS, student: STUDENT, backend, settings };
   learner?.free();
+  // A snapshot keeps the settings it was saved with unless `settings` gives others: the page's fields win.
   learner = snapshot ? await Learner.load(snapshot, options) : await Learner.create(options);
-  // A snapshot keeps the rate it was saved with; the page's current setting wins.
-  if (settings?.acceptRate !== undefined) learner.setAcceptRate(settings.acceptRate);
   lastGood = snapshot ?? null;
   return describe();
 }

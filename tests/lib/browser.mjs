@@ -1,7 +1,9 @@
 // Shared test plumbing: a static file server on loopback and Debian's Chromium driven by Playwright.
 
 import { createServer } from "node:http";
+import { mkdtempSync, rmSync } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { extname, join, normalize } from "node:path";
 import { chromium } from "playwright-core";
 
@@ -68,4 +70,12 @@ export function collectConsole(page) {
   page.on("console", (m) => lines.push(`[${m.type()}] ${m.text()}`));
   page.on("pageerror", (e) => lines.push(`[pageerror] ${e.message}`));
   return lines;
+}
+
+/** A new directory under the system's temporary one (browser profiles, camera clips: ~150 MB a test), removed
+ * when the process exits, whether the test passed or not. */
+export function scratchDir(prefix) {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
+  return dir;
 }

@@ -23,12 +23,12 @@ pub const RECIPE_VERSION: u32 = 1;
 pub const SMOLLM2_TEMPLATE: &str = "This word: \"{name}\" means in one word: \"";
 
 /// Which language model embeds the names.
-pub enum Encoder {
+pub enum LanguageModel {
     SmolLm2(smollm2::SmolLm),
     MiniLm(minilm::MiniLm),
 }
 
-impl Encoder {
+impl LanguageModel {
     fn embed(&mut self, texts: &[String]) -> Result<Vec<Vec<f32>>> {
         match self {
             Self::SmolLm2(m) => m.embed(texts),
@@ -98,10 +98,10 @@ pub fn project(raw: &[Vec<f32>], dims: Option<usize>) -> Result<Projected> {
 }
 
 /// Embeds `names` and writes the blob bytes; returns them with the throughput in concepts per second.
-pub fn build(encoder: &mut Encoder, names: &[String], options: &BuildOptions) -> Result<(Vec<u8>, f64)> {
+pub fn build(model: &mut LanguageModel, names: &[String], options: &BuildOptions) -> Result<(Vec<u8>, f64)> {
     let started = Instant::now();
     let prompts: Vec<String> = names.iter().map(|n| options.template.replace("{name}", n)).collect();
-    let raw = encoder.embed(&prompts)?;
+    let raw = model.embed(&prompts)?;
     let per_second = names.len() as f64 / started.elapsed().as_secs_f64();
     let projected = project(&raw, options.dims)?;
 

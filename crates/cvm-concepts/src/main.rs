@@ -12,7 +12,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use cvm::BlobDtype;
-use cvm_concepts::{BuildOptions, Encoder, SMOLLM2_TEMPLATE, minilm::MiniLm, smollm2::SmolLm, vocab};
+use cvm_concepts::{BuildOptions, LanguageModel, SMOLLM2_TEMPLATE, minilm::MiniLm, smollm2::SmolLm, vocab};
 use serde_json::Value;
 
 fn main() {
@@ -95,13 +95,13 @@ fn build(args: &[String]) -> Result<()> {
     let mut provenance = cvm::blob::Metadata::new();
     let (mut encoder, template, model_id, pooling) = match model {
         "smollm2" => (
-            Encoder::SmolLm2(SmolLm::from_bytes(read(model_path)?)?),
+            LanguageModel::SmolLm2(SmolLm::from_bytes(read(model_path)?)?),
             value(args, "--template").unwrap_or(SMOLLM2_TEMPLATE).to_string(),
             "HuggingFaceTB/SmolLM2-135M-Instruct (GGUF Q4_1)",
             "final-norm hidden state of the last prompt token",
         ),
         "minilm" => (
-            Encoder::MiniLm(MiniLm::load(Path::new(model_path))?),
+            LanguageModel::MiniLm(MiniLm::load(Path::new(model_path))?),
             value(args, "--template").unwrap_or("{name}").to_string(),
             "sentence-transformers/all-MiniLM-L6-v2",
             "mean over tokens (attention mask)",

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use cvm::BlobDtype;
 use cvm_concepts::minilm::MiniLm;
 use cvm_concepts::smollm2::SmolLm;
-use cvm_concepts::{BuildOptions, Encoder, SMOLLM2_TEMPLATE, read_triples, triple_accuracy};
+use cvm_concepts::{BuildOptions, LanguageModel, SMOLLM2_TEMPLATE, read_triples, triple_accuracy};
 
 fn env_dir(var: &str) -> PathBuf {
     std::env::var_os(var).map(Into::into).unwrap_or_else(|| panic!("{var} is unset: run through `cargo xtask test`"))
@@ -57,7 +57,7 @@ fn small_vocab() -> Vec<String> {
     ["cat", "dog", "truck", "coffee mug", "cup", "horse", "banana", "apple", "shirt", "sneaker", "boot", "pizza"].map(String::from).to_vec()
 }
 
-fn build_twice(mut make: impl FnMut() -> Encoder, template: &str, dims: Option<usize>) -> Vec<u8> {
+fn build_twice(mut make: impl FnMut() -> LanguageModel, template: &str, dims: Option<usize>) -> Vec<u8> {
     let options = BuildOptions { template: template.into(), dims, dtype: BlobDtype::F16, provenance: Default::default() };
     let (a, _) = cvm_concepts::build(&mut make(), &small_vocab(), &options).unwrap();
     let (b, _) = cvm_concepts::build(&mut make(), &small_vocab(), &options).unwrap();
@@ -69,11 +69,11 @@ fn build_twice(mut make: impl FnMut() -> Encoder, template: &str, dims: Option<u
 #[ignore = "needs the model cache: run through `cargo xtask test`"]
 fn builds_are_byte_identical() {
     let bytes = gguf();
-    let blob = build_twice(|| Encoder::SmolLm2(SmolLm::from_bytes(bytes.clone()).unwrap()), SMOLLM2_TEMPLATE, Some(8));
+    let blob = build_twice(|| LanguageModel::SmolLm2(SmolLm::from_bytes(bytes.clone()).unwrap()), SMOLLM2_TEMPLATE, Some(8));
     let space = cvm::ConceptSpace::from_bytes(&blob).unwrap();
     assert_eq!((space.len(), space.dim()), (12, 8));
     let dir = env_dir("CVM_DATA").join("minilm");
-    let blob = build_twice(|| Encoder::MiniLm(MiniLm::load(&dir).unwrap()), "{name}", None);
+    let blob = build_twice(|| LanguageModel::MiniLm(MiniLm::load(&dir).unwrap()), "{name}", None);
     assert_eq!(cvm::ConceptSpace::from_bytes(&blob).unwrap().dim(), 384);
 }
 

@@ -17,7 +17,7 @@ use burn::tensor::Device;
 use cvm::pretrained::Trunk;
 use cvm::{ConceptSpace, LearnerConfig, StudentConfig};
 use js_sys::{Function, Reflect};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
 use error::{Error, Result};
@@ -96,9 +96,10 @@ export interface ClassInfo { label: string; examples: number }
 export interface MapPoint { x: number; y: number; kind: "anchor" | "concept" | "sample"; label: string }
 "#;
 
-/// The settings of [`LearnerOptions`] (everything optional).
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+/// The settings of [`LearnerOptions`] (everything optional), and what [`Learner::settings`] returns (everything
+/// given).
+#[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
 struct Settings {
     scale: Option<f32>,
     mapping_weight: Option<f32>,
@@ -114,27 +115,83 @@ struct Settings {
 impl Settings {
     const KEYS: &[&str] = &["scale", "mappingWeight", "learningRate", "batchSize", "memory", "seed", "acceptRate", "conceptPrior", "inputSize"];
 
-    /// The learner config: the adapter over `trunk` if there is one, else the tiny CNN.
+    /// `options.settings`, checked key by key (an error names the setting): absent or null is no settings.
+    fn from_options(options: &JsValue) -> Result<Self> {
+        let settings = get(options, "settings");
+        if settings.is_undefined() || settings.is_null() {
+            return Ok(Self::default());
+        }
+        check_keys(&settings, "settings", Self::KEYS)?;
+        let real = |key: &str| -> Result<Option<f64>> {
+            match get(&settings, key) {
+                v if v.is_undefined() => Ok(None),
+                v => v.as_f64().map(Some).ok_or_else(|| Error::msg(format!("settings.{key} must be a number, not {}", kind(&v)))),
+            }
+        };
+        let whole = |key: &str| -> Result<Option<usize>> {
+            match real(key)? {
+                Some(x) if x >= 0.0 && x.fract() == 0.0 && x <= 2f64.powi(53) => Ok(Some(x as usize)),
+                Some(x) => Err(Error::msg(format!("settings.{key} must be a whole number ≥ 0, not {x}"))),
+                None => Ok(None),
+            }
+        };
+        let concept_prior = match get(&settings, "conceptPrior") {
+            v if v.is_undefined() => None,
+            v => Some(v.as_bool().ok_or_else(|| Error::msg(format!("settings.conceptPrior must be true or false, not {}", kind(&v))))?),
+        };
+        Ok(Self {
+            scale: real("scale")?.map(|x| x as f32),
+            mapping_weight: real("mappingWeight")?.map(|x| x as f32),
+            learning_rate: real("learningRate")?,
+            batch_size: whole("batchSize")?,
+            memory: whole("memory")?,
+            seed: whole("seed")?.map(|x| x as u64),
+            accept_rate: real("acceptRate")?.map(|x| x as f32),
+            concept_prior,
+            input_size: whole("inputSize")?,
+        })
+    }
+
+    /// Every setting of `config`.
+    fn of(config: &LearnerConfig) -> Self {
+        Self {
+            scale: Some(config.objective.scale),
+            mapping_weight: Some(config.objective.mapping_weight),
+            learning_rate: Some(config.learning_rate),
+            batch_size: Some(config.batch_size),
+            memory: Some(config.memory),
+            seed: Some(config.seed),
+            accept_rate: Some(config.accept_rate),
+            concept_prior: Some(config.concept_prior),
+            input_size: Some(config.student.input().size),
+        }
+    }
+
+    /// The config of a new learner: the adapter over `trunk` if there is one, else the tiny CNN.
     fn config(self, trunk: Option<&Trunk>) -> LearnerConfig {
         let student = match trunk {
             Some(t) => StudentConfig::adapter(t.input(), cvm::trunk::FEATURES),
             None => StudentConfig::tiny_cnn(3, self.input_size.unwrap_or(32)),
         };
-        let d = LearnerConfig::new(student);
+        self.over(LearnerConfig::new(student))
+    }
+
+    /// `base` with the settings given here put over it (the input size is the student's: see `config`).
+    fn over(self, base: LearnerConfig) -> LearnerConfig {
         let objective = cvm::objective::Objective {
-            scale: self.scale.unwrap_or(d.objective.scale),
-            mapping_weight: self.mapping_weight.unwrap_or(d.objective.mapping_weight),
-            ..d.objective
+            scale: self.scale.unwrap_or(base.objective.scale),
+            mapping_weight: self.mapping_weight.unwrap_or(base.objective.mapping_weight),
+            ..base.objective
         };
         LearnerConfig {
             objective,
-            learning_rate: self.learning_rate.unwrap_or(d.learning_rate),
-            batch_size: self.batch_size.unwrap_or(d.batch_size),
-            memory: self.memory.unwrap_or(d.memory),
-            seed: self.seed.unwrap_or(d.seed),
-            accept_rate: self.accept_rate.unwrap_or(d.accept_rate),
-            concept_prior: self.concept_prior.unwrap_or(d.concept_prior),
-            ..d
+            learning_rate: self.learning_rate.unwrap_or(base.learning_rate),
+            batch_size: self.batch_size.unwrap_or(base.batch_size),
+            memory: self.memory.unwrap_or(base.memory),
+            seed: self.seed.unwrap_or(base.seed),
+            accept_rate: self.accept_rate.unwrap_or(base.accept_rate),
+            concept_prior: self.concept_prior.unwrap_or(base.concept_prior),
+            ..base
         }
     }
 }
@@ -384,14 +441,7 @@ impl Learner {
     #[wasm_bindgen(unchecked_return_type = "Learner")]
     pub async fn create(#[wasm_bindgen(unchecked_param_type = "LearnerOptions")] options: JsValue) -> Result<Learner> {
         let o = open(&options).await?;
-        let settings: Settings = match get(&options, "settings") {
-            v if v.is_undefined() || v.is_null() => Settings::default(),
-            v => {
-                check_keys(&v, "settings", Settings::KEYS)?;
-                serde_wasm_bindgen::from_value(v)?
-            }
-        };
-        let config = settings.config(o.trunk.as_ref());
+        let config = Settings::from_options(&options)?.config(o.trunk.as_ref());
         let learner = match o.trunk {
             Some(trunk) => cvm::Learner::with_trunk(config, o.concepts, trunk, o.device)?,
             None => cvm::Learner::new(config, o.concepts, o.device)?,
@@ -399,13 +449,29 @@ impl Learner {
         Ok(Self::wrap(learner, o.backend))
     }
 
-    /// Restores a learner from [`Learner::save`] bytes; `options` names the same concept blob and a backend.
+    /// Restores a learner from [`Learner::save`] bytes; `options` names the same concept blob and student, a
+    /// backend, and settings that replace the saved ones (all but `inputSize` and `conceptPrior`, which the
+    /// saved learner's parameters fix).
     #[wasm_bindgen(unchecked_return_type = "Learner")]
     pub async fn load(bytes: &[u8], #[wasm_bindgen(unchecked_param_type = "LearnerOptions")] options: JsValue) -> Result<Learner> {
-        // A file that is no snapshot is refused before the blobs are fetched and parsed.
+        // A file that is no snapshot, or settings that are no settings, are refused before the blobs are fetched.
         cvm::Learner::unseal(bytes)?;
+        let settings = Settings::from_options(&options)?;
         let o = open(&options).await?;
-        Ok(Self::wrap(cvm::Learner::restore(bytes, o.concepts, o.trunk, o.device)?, o.backend))
+        let mut learner = cvm::Learner::restore(bytes, o.concepts, o.trunk, o.device)?;
+        let side = learner.config().student.input().size;
+        if settings.input_size.is_some_and(|size| size != side) {
+            return Err(Error::msg(format!("settings.inputSize cannot change for a saved learner: it takes {side}×{side} frames")));
+        }
+        let config = settings.over(learner.config().clone());
+        learner.reconfigure(config)?;
+        Ok(Self::wrap(learner, o.backend))
+    }
+
+    /// The settings the learner runs with (every one of them; after `load`, the saved ones with those given).
+    #[wasm_bindgen(unchecked_return_type = "Required<LearnerSettings>")]
+    pub fn settings(&self) -> Result<JsValue> {
+        to_js(&Settings::of(self.borrow()?.learner.config()))
     }
 
     /// The backend that runs: `"webgpu"` or `"cpu"`.

@@ -128,6 +128,46 @@ async fn snapshot_round_trip(backend: &str) {
     }
 }
 
+/// `options` with `settings` set to `entries`, replacing the defaults of [`options`].
+fn options_with(settings: &[(&str, JsValue)]) -> JsValue {
+    let o = options("cpu", &synthetic::concept_blob());
+    let s = Object::new();
+    for (key, value) in settings {
+        Reflect::set(&s, &(*key).into(), value).unwrap();
+    }
+    Reflect::set(&o, &"settings".into(), &s).unwrap();
+    o
+}
+
+#[wasm_bindgen_test]
+async fn load_applies_the_settings_it_is_given() {
+    let learner = learner("cpu").await;
+    teach(&learner, 10, 2).await;
+    let bytes = learner.save().await.unwrap();
+    let setting = |l: &Learner, key: &str| field(&l.settings().unwrap(), key).as_f64().unwrap();
+    assert_eq!(setting(&learner, "memory"), 500.0);
+
+    let given = [("memory", 15.0.into()), ("learningRate", 0.01.into()), ("acceptRate", 0.8.into())];
+    let restored = Learner::load(&bytes, options_with(&given)).await.unwrap();
+    assert_eq!(setting(&restored, "memory"), 15.0);
+    assert_eq!(setting(&restored, "learningRate"), 0.01);
+    assert!((setting(&restored, "acceptRate") - 0.8).abs() < 1e-6);
+    assert_eq!(setting(&restored, "batchSize"), 16.0, "a setting not given keeps its saved value");
+    let counts: Vec<f64> = js_sys::Array::from(&restored.classes().unwrap()).iter().map(|c| field(&c, "examples").as_f64().unwrap()).collect();
+    assert_eq!(counts, [5.0, 5.0, 5.0], "a smaller memory keeps the classes balanced");
+
+    for (given, expected) in [
+        (("inputSize", 32.0.into()), "inputSize cannot change"),
+        (("conceptPrior", true.into()), "concept prior"),
+        (("memory", (-3.0).into()), "settings.memory must be a whole number"),
+        (("conceptPrior", "yes".into()), "settings.conceptPrior must be true or false"),
+        (("lerningRate", 0.1.into()), "lerningRate"),
+    ] {
+        let err = message(Learner::load(&bytes, options_with(&[given])).await.err().unwrap().into());
+        assert!(err.contains(expected), "{err}");
+    }
+}
+
 #[wasm_bindgen_test]
 async fn snapshot_round_trip_on_cpu() {
     snapshot_round_trip("cpu").await;

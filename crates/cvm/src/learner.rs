@@ -26,7 +26,7 @@ use crate::image::{ImageView, Preprocessor};
 use crate::memory::{ReplayMemory, Samples};
 use crate::objective::{HeadKind, Incoming, LinearHead, MASKED, Objective, StepScores, cosines};
 use crate::openset::NearestExamples;
-use crate::params;
+use crate::params::{self, to_f32};
 use crate::pretrained::Trunk;
 use crate::prior::ConceptPrior;
 use crate::student::{Student, StudentConfig};
@@ -316,8 +316,26 @@ impl Learner {
 
     /// Changes the open-set accept rate (see [`LearnerConfig::accept_rate`]).
     pub fn set_accept_rate(&mut self, accept_rate: f32) -> Result<()> {
-        let config = LearnerConfig { accept_rate, ..self.config.clone() };
+        self.reconfigure(LearnerConfig { accept_rate, ..self.config.clone() })
+    }
+
+    /// Changes the settings a learner can change between trainings (a restored one too): learning rate, batch
+    /// size, memory budget (a smaller one lets go of examples of the largest classes), seed, accept rate and the
+    /// loss weights. The student, the head, the prior and what a memory row holds are fixed by the learner's
+    /// parameters and stored samples: a config that changes them is refused and nothing changes.
+    pub fn reconfigure(&mut self, config: LearnerConfig) -> Result<()> {
         config.validate()?;
+        let old = &self.config;
+        let fixed = [
+            (config.student != old.student, "the student (its kind and input size)"),
+            (config.head != old.head, "the head"),
+            (config.concept_prior != old.concept_prior, "whether the concept prior is used"),
+            (config.stored_len() != old.stored_len(), "whether scores are replayed"),
+        ];
+        if let Some((_, what)) = fixed.iter().find(|(changed, _)| *changed) {
+            return Err(CvmError::arg(format!("{what} cannot change for an existing learner: create a new one")));
+        }
+        self.memory.set_budget(config.memory_slots());
         self.config = config;
         self.open_set = None;
         Ok(())
@@ -997,6 +1015,3 @@ fn random_anchor(seed: u64, key: &str, dim: usize) -> Vec<f32> {
     v.into_iter().map(|x| x / norm).collect()
 }
 
-pub(crate) fn to_f32(data: TensorData) -> Result<Vec<f32>> {
-    data.convert::<f32>().try_to_vec::<f32>().map_err(|e| CvmError::Backend(format!("{e:?}")))
-}

@@ -141,10 +141,7 @@ impl ReplayMemory {
         let classes_present = counts.iter().filter(|&&c| c > 0).count() + usize::from(counts[class] == 0);
         let share = (self.budget / classes_present.max(1)).max(1);
         let slot = if counts[class] < share {
-            // Evict a random sample of the largest class (lowest label on ties).
-            let largest = (0..counts.len()).max_by_key(|&c| (counts[c], std::cmp::Reverse(c))).expect("memory is full");
-            let nth = self.rng().random_range(0..counts[largest]);
-            Some(self.nth_of_class(largest as u32, nth))
+            Some(self.eviction_slot())
         } else {
             let j = self.rng().random_range(0..self.seen[class]);
             (j < counts[class] as u64).then(|| self.nth_of_class(label, j as usize))
@@ -158,6 +155,25 @@ impl ReplayMemory {
             }
             None => false,
         })
+    }
+
+    /// A random stored sample of the largest class (lowest label on ties): the one to let go when room is needed.
+    fn eviction_slot(&mut self) -> usize {
+        let counts = self.class_counts();
+        let largest = (0..counts.len()).max_by_key(|&c| (counts[c], std::cmp::Reverse(c))).expect("memory is not empty");
+        let nth = self.rng().random_range(0..counts[largest]);
+        self.nth_of_class(largest as u32, nth)
+    }
+
+    /// Changes the budget; a smaller one than the memory holds lets go of random samples of the largest classes
+    /// until it fits, so the classes stay balanced.
+    pub fn set_budget(&mut self, budget: usize) {
+        self.budget = budget;
+        while self.len() > budget {
+            let slot = self.eviction_slot();
+            let id = self.samples.ids[slot];
+            self.samples.remove(self.sample_len, id);
+        }
     }
 
     fn nth_of_class(&self, label: u32, nth: usize) -> usize {
@@ -212,6 +228,26 @@ mod tests {
                 memory.insert(&[c as f32, i as f32], c, c * 1000 + i as u32).unwrap();
             }
         }
+    }
+
+    #[test]
+    fn a_smaller_budget_lets_go_of_the_largest_classes_first() {
+        let mut memory = ReplayMemory::new(30, 2, 3);
+        stream(&mut memory, 0..1, 20);
+        stream(&mut memory, 1..3, 5);
+        assert_eq!(memory.class_counts(), [20, 5, 5]);
+        memory.set_budget(12);
+        assert_eq!((memory.len(), memory.budget()), (12, 12));
+        assert_eq!(memory.class_counts(), [4, 4, 4]);
+        // Every kept row is still the sample of its id.
+        let samples = memory.samples();
+        for (i, (&label, &id)) in samples.labels.iter().zip(&samples.ids).enumerate() {
+            assert_eq!(&samples.data[i * 2..][..2], &[label as f32, (id - label * 1000) as f32]);
+        }
+        memory.set_budget(40);
+        assert_eq!(memory.len(), 12);
+        stream(&mut memory, 3..4, 10);
+        assert_eq!(memory.class_counts(), [4, 4, 4, 10]);
     }
 
     #[test]

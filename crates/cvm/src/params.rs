@@ -207,3 +207,8 @@ impl ModuleMapper for SeededInit {
 pub fn seeded_init<M: Module>(module: M, seed: u64) -> M {
     module.map(&mut SeededInit { stack: PathStack::default(), rng: StdRng::seed_from_u64(seed) })
 }
+
+/// Tensor data read back from a device, as host floats.
+pub(crate) fn to_f32(data: TensorData) -> Result<Vec<f32>> {
+    data.convert::<f32>().try_to_vec::<f32>().map_err(|e| CvmError::Backend(format!("{e:?}")))
+}

@@ -107,7 +107,7 @@ impl Trunk {
     pub async fn imagenet(&self, x: Tensor<4>) -> Result<Vec<f32>> {
         let logits = self.model.classify(x).ok_or_else(|| CvmError::NotReady("this student blob has no ImageNet classifier".into()))?;
         let probabilities = burn::tensor::activation::softmax(logits, 1);
-        crate::learner::to_f32(probabilities.into_data_async().await?)
+        params::to_f32(probabilities.into_data_async().await?)
     }
 
     /// A batch of preprocessed images (`n × 3·S·S`) as an input tensor on the trunk's device.

@@ -55,6 +55,33 @@ fn snapshot_round_trip_keeps_predictions_and_training() {
 }
 
 #[test]
+fn a_restored_learner_takes_new_settings_but_not_a_new_shape() {
+    let mut learner = Learner::new(config(HeadKind::Concepts), concepts(), device()).unwrap();
+    teach(&mut learner, 20, 5, 5);
+    let bytes = pollster::block_on(learner.snapshot()).unwrap();
+    let mut restored = Learner::restore(&bytes, concepts(), None, device()).unwrap();
+    let before = restored.config().clone();
+    assert_eq!(restored.memory().class_counts(), [20, 20, 20]);
+
+    let tuned = cvm::LearnerConfig { learning_rate: 1e-2, batch_size: 4, memory: 30, accept_rate: 0.8, ..before.clone() };
+    restored.reconfigure(tuned.clone()).unwrap();
+    assert_eq!(restored.config(), &tuned);
+    assert_eq!(restored.memory().class_counts(), [10, 10, 10], "a smaller memory keeps the classes balanced");
+    assert_eq!(pollster::block_on(restored.train(3)).unwrap().losses.len(), 3);
+
+    let refused = [
+        cvm::LearnerConfig { student: cvm::StudentConfig::tiny_cnn(1, 2 * SIDE), ..tuned.clone() },
+        cvm::LearnerConfig { head: HeadKind::Linear, ..tuned.clone() },
+        cvm::LearnerConfig { learning_rate: -1.0, ..tuned.clone() },
+    ];
+    for config in refused {
+        let err = restored.reconfigure(config).unwrap_err();
+        assert!(matches!(err, CvmError::InvalidArgument(_)), "{err}");
+        assert_eq!(restored.config(), &tuned, "a refused config changes nothing");
+    }
+}
+
+#[test]
 fn single_examples_can_be_removed_before_and_after_training() {
     let mut learner = Learner::new(config(HeadKind::Concepts), concepts(), device()).unwrap();
     let mut rng = rand::SeedableRng::seed_from_u64(3);
@@ -468,4 +495,36 @@ fn class_accuracy_counts_each_class_from_encoded_samples() {
     assert!(accuracy[0].unwrap() > 0.5 && accuracy[1].unwrap() > 0.5, "{accuracy:?}");
     assert!(pollster::block_on(learner.class_accuracy(&samples, &[0, 0, 1, 1, 1, 3])).is_err(), "no class 3");
     assert!(pollster::block_on(learner.class_accuracy(&samples, &[0, 0])).is_err(), "one label per sample");
+}
+
+/// A snapshot saved by an earlier release (`tests/fixtures/`, made by this test with `CVM_WRITE_FIXTURES=1`) still
+/// loads and predicts what it predicted then: renaming a stored field or changing the layout fails here first.
+#[test]
+fn a_snapshot_saved_by_an_earlier_release_still_loads() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let (snapshot, expected) = (dir.join("learner-v2.snapshot"), dir.join("learner-v2.json"));
+    let mut rng = rand::SeedableRng::seed_from_u64(21);
+    let probe: Vec<Vec<u8>> = (0..6).map(|i| image(i % 3, &mut rng)).collect();
+    let views: Vec<_> = probe.iter().map(|p| view(p)).collect();
+    if std::env::var_os("CVM_WRITE_FIXTURES").is_some() {
+        let mut learner = Learner::new(config(HeadKind::Concepts), concepts(), device()).unwrap();
+        teach(&mut learner, 12, 40, 9);
+        let predictions = pollster::block_on(learner.predict_batch(&views)).unwrap();
+        let probabilities: Vec<&[f32]> = predictions.iter().map(|p| p.probabilities.as_slice()).collect();
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(&snapshot, pollster::block_on(learner.snapshot()).unwrap()).unwrap();
+        std::fs::write(&expected, serde_json::to_string(&probabilities).unwrap()).unwrap();
+    }
+    let bytes = std::fs::read(&snapshot).unwrap();
+    let expected: Vec<Vec<f32>> = serde_json::from_str(&std::fs::read_to_string(&expected).unwrap()).unwrap();
+    let mut learner = Learner::restore(&bytes, concepts(), None, device()).unwrap();
+    let names: Vec<&str> = learner.classes().iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, &NAMES[..3]);
+    assert_eq!(learner.example_ids(1), (12..24).collect::<Vec<u32>>());
+    let predictions = pollster::block_on(learner.predict_batch(&views)).unwrap();
+    for (p, e) in predictions.iter().zip(&expected) {
+        assert!(p.probabilities.iter().zip(e).all(|(a, b)| (a - b).abs() < 1e-5), "{:?} != {e:?}", p.probabilities);
+    }
+    assert_eq!(predictions.iter().map(|p| p.top()).collect::<Vec<_>>(), [0, 1, 2, 0, 1, 2].map(Some));
+    assert_eq!(pollster::block_on(learner.train(2)).unwrap().losses.len(), 2, "and it trains on");
 }

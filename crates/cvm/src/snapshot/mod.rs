@@ -7,8 +7,10 @@
 //! `previous_classes` in the metadata), `memory.{data,labels,ids}` (a memory row is the sample, then its stored
 //! scores when score replay is on) and `pending.{data,labels,ids}`. The frozen trunk is not copied: restoring
 //! needs the same student blob. No optimiser state exists between two `train` calls, so none is stored.
-//! Version 1 (before example ids) still loads: its examples are numbered in order. Settings added later (the
-//! objective's newer terms) read as their defaults from older snapshots, which had them switched off.
+//! Version 1 (before example ids) still loads: its examples are numbered in order. The config and classes are
+//! stored through types of their own ([`saved`]), so the live types can change without changing the format.
+
+mod saved;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -26,6 +28,7 @@ use crate::objective::{HeadKind, LinearHead};
 use crate::params::{self, HostParam};
 use crate::pretrained::Trunk;
 use crate::student::Student;
+use saved::{SavedClass, SavedConfig};
 
 pub const SNAPSHOT_MAGIC: &[u8; 8] = b"CVMSNAP\0";
 pub const SNAPSHOT_FORMAT: &str = "cvm-snapshot";
@@ -65,8 +68,9 @@ impl Learner {
         }
 
         let mut metadata = Metadata::new();
-        metadata.insert("config".into(), serde_json::to_value(&self.config).expect("config serialises"));
-        metadata.insert("classes".into(), serde_json::to_value(&self.classes).expect("classes serialise"));
+        let classes: Vec<SavedClass> = self.classes.iter().map(Into::into).collect();
+        metadata.insert("config".into(), serde_json::to_value(SavedConfig::from(&self.config)).expect("config serialises"));
+        metadata.insert("classes".into(), serde_json::to_value(classes).expect("classes serialise"));
         metadata.insert("concepts_sha256".into(), Value::from(hex(&self.concepts.checksum())));
         if let Some(trunk) = &self.trunk {
             metadata.insert("student_sha256".into(), Value::from(hex(&trunk.checksum())));
@@ -114,7 +118,7 @@ impl Learner {
                 }
             }
         }
-        let config: crate::LearnerConfig = parsed.field("config")?;
+        let config = crate::LearnerConfig::from(parsed.field::<SavedConfig>("config")?);
         config.validate()?;
         let expected = parsed.str_field("concepts_sha256")?;
         if expected != hex(&concepts.checksum()) {
@@ -129,7 +133,7 @@ impl Learner {
             (None, Some(_)) => return Err(CvmError::blob(WHAT, "it was made with a student trained from scratch, not a pretrained one")),
             _ => {}
         }
-        let classes: Vec<Class> = parsed.field("classes")?;
+        let classes: Vec<Class> = parsed.field::<Vec<SavedClass>>("classes")?.into_iter().map(Into::into).collect();
         let mut keys = std::collections::HashSet::new();
         for class in &classes {
             if class.concept.is_some_and(|i| i >= concepts.len()) {
