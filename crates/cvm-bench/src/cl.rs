@@ -127,7 +127,15 @@ impl Method {
             Self::CvmRandom => (HeadKind::RandomAnchors, cvm),
         };
         let memory = if self.uses_memory() { memory } else { 0 };
-        LearnerConfig { head, objective, memory, seed, batch_size: protocol.batch_size, learning_rate: protocol.learning_rate, ..product }
+        LearnerConfig {
+            head,
+            objective,
+            memory,
+            seed,
+            batch_size: protocol.batch_size,
+            learning_rate: protocol.learning_rate,
+            ..product
+        }
     }
 }
 
@@ -161,7 +169,8 @@ pub struct Protocol {
 }
 
 const BASELINES: [Method; 4] = [Method::Finetune, Method::Er, Method::ErAce, Method::DerPp];
-const CVMS: [Method; 6] = [Method::Cvm, Method::CvmPlain, Method::CvmNoDistill, Method::CvmNoAce, Method::CvmTriplet, Method::CvmRandom];
+const CVMS: [Method; 6] =
+    [Method::Cvm, Method::CvmPlain, Method::CvmNoDistill, Method::CvmNoAce, Method::CvmTriplet, Method::CvmRandom];
 
 /// The full benchmark: every protocol, 5 seeds (class orders). Sized to run in about three hours on 2 cores.
 pub fn full() -> Vec<Protocol> {
@@ -183,8 +192,20 @@ pub fn full() -> Vec<Protocol> {
     };
     vec![
         single.clone(),
-        Protocol { name: "split", classes_per_experience: 2, steps_per_experience: 200, methods: core.clone(), ..single.clone() },
-        Protocol { name: "combined", datasets: vec!["combined"], classes_per_experience: 2, methods: core, ..single.clone() },
+        Protocol {
+            name: "split",
+            classes_per_experience: 2,
+            steps_per_experience: 200,
+            methods: core.clone(),
+            ..single.clone()
+        },
+        Protocol {
+            name: "combined",
+            datasets: vec!["combined"],
+            classes_per_experience: 2,
+            methods: core,
+            ..single.clone()
+        },
         Protocol {
             name: "few-shot",
             train_per_class: 20,
@@ -265,7 +286,11 @@ impl Encoded {
             for samples in split.by_class(dataset.classes(), per_class) {
                 let mut encoded = Vec::new();
                 for chunk in samples.chunks(100) {
-                    let views = chunk.iter().map(|&s| ImageView::new(SIDE, SIDE, PixelFormat::Gray8, split.image(s))).collect::<Result<Vec<_>, _>>().map_err(|e| e.to_string())?;
+                    let views = chunk
+                        .iter()
+                        .map(|&s| ImageView::new(SIDE, SIDE, PixelFormat::Gray8, split.image(s)))
+                        .collect::<Result<Vec<_>, _>>()
+                        .map_err(|e| e.to_string())?;
                     encoded.extend(pollster::block_on(learner.encode(&views)).map_err(|e| e.to_string())?);
                 }
                 out.push(encoded);
@@ -282,12 +307,20 @@ impl Encoded {
 pub fn student_config(student: Student, trunk: Option<&Trunk>) -> Result<StudentConfig, String> {
     Ok(match student {
         Student::TinyCnn => StudentConfig::tiny_cnn(1, SIDE),
-        Student::Adapter => StudentConfig::adapter(trunk.ok_or("the adapter student needs the trunk (--student FILE)")?.input(), cvm::trunk::FEATURES),
+        Student::Adapter => StudentConfig::adapter(
+            trunk.ok_or("the adapter student needs the trunk (--student FILE)")?.input(),
+            cvm::trunk::FEATURES,
+        ),
     })
 }
 
 /// A learner of `config`, on the trunk when the student needs one.
-pub fn learner(config: LearnerConfig, trunk: Option<&Trunk>, concepts: &Arc<ConceptSpace>, device: &Device) -> Result<Learner, String> {
+pub fn learner(
+    config: LearnerConfig,
+    trunk: Option<&Trunk>,
+    concepts: &Arc<ConceptSpace>,
+    device: &Device,
+) -> Result<Learner, String> {
     match trunk.filter(|_| config.student.has_trunk()) {
         Some(trunk) => Learner::with_trunk(config, concepts.clone(), trunk.clone(), device.clone()),
         None => Learner::new(config, concepts.clone(), device.clone()),
@@ -297,15 +330,30 @@ pub fn learner(config: LearnerConfig, trunk: Option<&Trunk>, concepts: &Arc<Conc
 
 /// One run of `method` on `protocol` with one memory budget and one seed.
 #[allow(clippy::too_many_arguments)]
-pub fn run(protocol: &Protocol, dataset: &Dataset, encoded: &Encoded, method: Method, memory: usize, seed: u64, trunk: Option<&Trunk>, concepts: &Arc<ConceptSpace>, device: &Device) -> Result<RunResult, String> {
+pub fn run(
+    protocol: &Protocol,
+    dataset: &Dataset,
+    encoded: &Encoded,
+    method: Method,
+    memory: usize,
+    seed: u64,
+    trunk: Option<&Trunk>,
+    concepts: &Arc<ConceptSpace>,
+    device: &Device,
+) -> Result<RunResult, String> {
     let started = Instant::now();
     let order = class_order(seed, dataset.classes());
-    let experiences: Vec<Vec<usize>> = if method == Method::Joint { vec![order.clone()] } else { order.chunks(protocol.classes_per_experience).map(<[usize]>::to_vec).collect() };
+    let experiences: Vec<Vec<usize>> = if method == Method::Joint {
+        vec![order.clone()]
+    } else {
+        order.chunks(protocol.classes_per_experience).map(<[usize]>::to_vec).collect()
+    };
     let matrix = if method.trains() {
         let config = method.config(protocol, student_config(protocol.student, trunk)?, memory, seed);
         let learner = learner(config, trunk, concepts, device)?;
         // Joint training gets the steps of all experiences at once.
-        let steps = protocol.steps_per_experience * if method == Method::Joint { order.len() / protocol.classes_per_experience } else { 1 };
+        let steps = protocol.steps_per_experience
+            * if method == Method::Joint { order.len() / protocol.classes_per_experience } else { 1 };
         class_incremental(learner, dataset, encoded, &experiences, steps)?
     } else {
         nearest(method, encoded, &experiences)
@@ -329,7 +377,13 @@ pub fn run(protocol: &Protocol, dataset: &Dataset, encoded: &Encoded, method: Me
 
 /// Teaches `experiences` (lists of dataset labels) one after another, `steps` per experience, and returns the
 /// accuracy matrix on the encoded test samples.
-pub fn class_incremental(mut learner: Learner, dataset: &Dataset, encoded: &Encoded, experiences: &[Vec<usize>], steps: usize) -> Result<AccuracyMatrix, String> {
+pub fn class_incremental(
+    mut learner: Learner,
+    dataset: &Dataset,
+    encoded: &Encoded,
+    experiences: &[Vec<usize>],
+    steps: usize,
+) -> Result<AccuracyMatrix, String> {
     let mut class_of = vec![usize::MAX; dataset.classes()];
     let mut matrix = Vec::new();
     for (i, experience) in experiences.iter().enumerate() {
@@ -342,7 +396,8 @@ pub fn class_incremental(mut learner: Learner, dataset: &Dataset, encoded: &Enco
         for (j, seen) in experiences[..=i].iter().enumerate() {
             let (mut correct, mut total) = (0, 0);
             for &label in seen {
-                let predictions = pollster::block_on(learner.predict_samples(&encoded.test[label])).map_err(|e| e.to_string())?;
+                let predictions =
+                    pollster::block_on(learner.predict_samples(&encoded.test[label])).map_err(|e| e.to_string())?;
                 correct += predictions.iter().filter(|p| p.top() == Some(class_of[label])).count();
                 total += predictions.len();
             }
@@ -370,9 +425,13 @@ pub fn nearest(method: Method, encoded: &Encoded, experiences: &[Vec<usize>]) ->
         .collect();
     let classify = |x: &[f32], seen: &[usize]| -> usize {
         if method == Method::Ncm {
-            return *seen.iter().max_by(|&&a, &&b| dot(x, &means[a]).total_cmp(&dot(x, &means[b]))).expect("a class is seen");
+            return *seen
+                .iter()
+                .max_by(|&&a, &&b| dot(x, &means[a]).total_cmp(&dot(x, &means[b])))
+                .expect("a class is seen");
         }
-        let mut neighbours: Vec<(f32, usize)> = seen.iter().flat_map(|&c| train[c].iter().map(move |r| (dot(x, r), c))).collect();
+        let mut neighbours: Vec<(f32, usize)> =
+            seen.iter().flat_map(|&c| train[c].iter().map(move |r| (dot(x, r), c))).collect();
         neighbours.sort_by(|a, b| b.0.total_cmp(&a.0));
         let mut votes: Vec<(usize, f32, usize)> = Vec::new(); // (votes, summed similarity, class)
         for &(s, c) in neighbours.iter().take(3) {
@@ -430,7 +489,12 @@ fn student_name(student: Student) -> &'static str {
 pub fn table(results: &[RunResult]) -> String {
     let mut out = String::new();
     for (protocol, student, dataset, memory) in groups(results) {
-        let in_group = |r: &&RunResult| r.protocol == protocol && r.student == student && r.dataset == dataset && (!r.method.uses_memory() || r.memory == memory);
+        let in_group = |r: &&RunResult| {
+            r.protocol == protocol
+                && r.student == student
+                && r.dataset == dataset
+                && (!r.method.uses_memory() || r.memory == memory)
+        };
         let runs: Vec<&RunResult> = results.iter().filter(in_group).collect();
         out += &format!("\n**{protocol}, {dataset}, {}, memory {memory}**\n\n", student_name(student));
         out += "| method | ACC (%) | forgetting (%) | AIA (%) | CVM − method, ACC (paired, points) | seeds |\n|---|---|---|---|---|---|\n";
@@ -444,7 +508,10 @@ pub fn table(results: &[RunResult]) -> String {
                 let (m, s) = mean_std(&of.iter().map(|r| 100.0 * f(r)).collect::<Vec<_>>());
                 format!("{m:.1} ± {s:.1}")
             };
-            let diffs: Vec<f64> = of.iter().filter_map(|r| cvm.iter().find(|c| c.seed == r.seed).map(|c| 100.0 * (c.acc - r.acc))).collect();
+            let diffs: Vec<f64> = of
+                .iter()
+                .filter_map(|r| cvm.iter().find(|c| c.seed == r.seed).map(|c| 100.0 * (c.acc - r.acc)))
+                .collect();
             let paired = if method == Method::Cvm || diffs.is_empty() {
                 "—".to_string()
             } else {
@@ -452,7 +519,13 @@ pub fn table(results: &[RunResult]) -> String {
                 format!("{m:+.1} ± {s:.1}")
             };
             let forgetting = if method == Method::Joint { "—".into() } else { stat(|r| r.forgetting) };
-            out += &format!("| {} | {} | {forgetting} | {} | {paired} | {} |\n", method.name(), stat(|r| r.acc), stat(|r| r.aia), of.len());
+            out += &format!(
+                "| {} | {} | {forgetting} | {} | {paired} | {} |\n",
+                method.name(),
+                stat(|r| r.acc),
+                stat(|r| r.aia),
+                of.len()
+            );
         }
     }
     out
@@ -471,7 +544,11 @@ mod tests {
         for method in Method::ALL {
             let config = method.config(&protocol, student.clone(), 200, 3);
             config.validate().unwrap();
-            assert_eq!((config.seed, config.batch_size, config.learning_rate), (3, 32, product.learning_rate), "{method:?}");
+            assert_eq!(
+                (config.seed, config.batch_size, config.learning_rate),
+                (3, 32, product.learning_rate),
+                "{method:?}"
+            );
             assert_eq!(config.memory, if method.uses_memory() { 200 } else { 0 }, "{method:?}");
             assert_eq!(Method::parse(method.name()), Ok(method));
         }
@@ -483,7 +560,8 @@ mod tests {
     #[test]
     fn nearest_baselines_classify_separable_samples() {
         // Two classes along two axes, with a little noise; a third class arrives later along a third axis.
-        let sample = |axis: usize, noise: f32| (0..3).map(|d| if d == axis { 1.0 } else { noise }).collect::<Vec<f32>>();
+        let sample =
+            |axis: usize, noise: f32| (0..3).map(|d| if d == axis { 1.0 } else { noise }).collect::<Vec<f32>>();
         let encoded = Encoded {
             sample_len: 3,
             train: (0..3).map(|c| [sample(c, 0.1), sample(c, 0.2)].concat()).collect(),
@@ -503,16 +581,25 @@ mod tests {
         let embeddings = (0..names.len() * 16).map(|i| ((i * 7919) % 23) as f32 - 11.0).collect();
         let blob = ConceptBlob { names, embeddings, dim: 16, ..Default::default() };
         let concepts = Arc::new(ConceptSpace::from_bytes(&blob.to_bytes(BlobDtype::F32).unwrap()).unwrap());
-        let protocol = Protocol { train_per_class: 30, test_per_class: 20, steps_per_experience: 8, classes_per_experience: 2, ..full().remove(0) };
+        let protocol = Protocol {
+            train_per_class: 30,
+            test_per_class: 20,
+            steps_per_experience: 8,
+            classes_per_experience: 2,
+            ..full().remove(0)
+        };
         let device = Device::flex().autodiff();
-        let mut encoder = learner(LearnerConfig::new(StudentConfig::tiny_cnn(1, SIDE)), None, &concepts, &device).unwrap();
+        let mut encoder =
+            learner(LearnerConfig::new(StudentConfig::tiny_cnn(1, SIDE)), None, &concepts, &device).unwrap();
         let encoded = Encoded::new(&mut encoder, &dataset, protocol.train_per_class, protocol.test_per_class).unwrap();
         let mut results = Vec::new();
         for method in [Method::Cvm, Method::DerPp, Method::ErAce, Method::Joint, Method::Knn] {
             let r = run(&protocol, &dataset, &encoded, method, 40, 1, None, &concepts, &device).unwrap();
             let t = if method == Method::Joint { 1 } else { 5 };
             assert_eq!(r.matrix.len(), t);
-            assert!(r.matrix.iter().enumerate().all(|(i, row)| row.len() == t && row[i + 1..].iter().all(|&v| v == 0.0)));
+            assert!(
+                r.matrix.iter().enumerate().all(|(i, row)| row.len() == t && row[i + 1..].iter().all(|&v| v == 0.0))
+            );
             assert!((0.0..=1.0).contains(&r.acc) && (0.0..=1.0).contains(&r.aia));
             assert_eq!(r.class_order, class_order(1, 10));
             assert_ne!(r.class_order, class_order(0, 10));

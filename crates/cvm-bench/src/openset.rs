@@ -46,7 +46,13 @@ pub enum Score {
 }
 
 impl Score {
-    pub const ALL: [Score; 5] = [Score::MaxCosine, Score::MaxProbability, Score::VocabularyMargin, Score::NearestInput, Score::NearestEmbedding];
+    pub const ALL: [Score; 5] = [
+        Score::MaxCosine,
+        Score::MaxProbability,
+        Score::VocabularyMargin,
+        Score::NearestInput,
+        Score::NearestEmbedding,
+    ];
 
     fn name(self) -> &'static str {
         match self {
@@ -107,27 +113,59 @@ pub struct Report {
 /// The scenario on `dataset` with `learner`'s student, with `other`'s test images as far unknowns: the tiny
 /// CNN with the continual-learning benchmark's sizes, or the trunk + adapter (images upsampled) with the
 /// page's (20 examples a class, 60 steps, its memory).
-pub fn grey(name: &'static str, learner: &mut Learner, dataset: &Dataset, other: &Dataset, quick: bool) -> Result<Scenario, String> {
+pub fn grey(
+    name: &'static str,
+    learner: &mut Learner,
+    dataset: &Dataset,
+    other: &Dataset,
+    quick: bool,
+) -> Result<Scenario, String> {
     let student = if learner.config().student.has_trunk() { Student::Adapter } else { Student::TinyCnn };
     let (train, test, far, steps, memory) = match (student, quick) {
         (Student::TinyCnn, false) => (500, 200, 100, 100, 200),
         (Student::TinyCnn, true) => (100, 40, 20, 15, 200),
-        (Student::Adapter, quick) => (20, if quick { 10 } else { 50 }, if quick { 5 } else { 20 }, 60, LearnerConfig::new(learner.config().student.clone()).memory),
+        (Student::Adapter, quick) => (
+            20,
+            if quick { 10 } else { 50 },
+            if quick { 5 } else { 20 },
+            60,
+            LearnerConfig::new(learner.config().student.clone()).memory,
+        ),
     };
     let encoded = Encoded::new(learner, dataset, train, test)?;
     let far = Encoded::new(learner, other, 0, far)?.test.concat();
-    Ok(Scenario { name, student, class_names: dataset.class_names.iter().map(|s| s.to_string()).collect(), encoded, far, steps, memory })
+    Ok(Scenario {
+        name,
+        student,
+        class_names: dataset.class_names.iter().map(|s| s.to_string()).collect(),
+        encoded,
+        far,
+        steps,
+        memory,
+    })
 }
 
 /// The webcam-like scenario: foolbox's ImageNet photos as clips (one class each, named by their ImageNet
 /// label; `train` frames from the first 2 s, `test` frames from 2.5–6 s), its CIFAR photos as far unknowns
 /// (`far` frames each).
-pub fn photos(learner: &mut Learner, dir: &Path, names: &Path, concepts: &ConceptSpace, [train_frames, test_frames, far_frames]: [usize; 3]) -> Result<Scenario, String> {
-    let labels: std::collections::BTreeMap<String, String> = serde_json::from_slice(&std::fs::read(names).map_err(|e| format!("{}: {e}", names.display()))?).map_err(|e| e.to_string())?;
+pub fn photos(
+    learner: &mut Learner,
+    dir: &Path,
+    names: &Path,
+    concepts: &ConceptSpace,
+    [train_frames, test_frames, far_frames]: [usize; 3],
+) -> Result<Scenario, String> {
+    let labels: std::collections::BTreeMap<String, String> =
+        serde_json::from_slice(&std::fs::read(names).map_err(|e| format!("{}: {e}", names.display()))?)
+            .map_err(|e| e.to_string())?;
     let mut class_names = Vec::new();
     let (mut train, mut test, mut far) = (Vec::new(), Vec::new(), Vec::new());
     let photo = |p: &Path| p.extension().is_some_and(|e| e == "jpg" || e == "png");
-    let mut files: Vec<_> = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| photo(p)).collect();
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| photo(p))
+        .collect();
     files.sort();
     for path in files {
         let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
@@ -149,23 +187,49 @@ pub fn photos(learner: &mut Learner, dir: &Path, names: &Path, concepts: &Concep
         }
     }
     let sample_len = learner.config().student.sample_len();
-    Ok(Scenario { name: "photos", student: Student::Adapter, class_names, encoded: Encoded { sample_len, train, test }, far, steps: 60, memory: LearnerConfig::new(learner.config().student.clone()).memory })
+    Ok(Scenario {
+        name: "photos",
+        student: Student::Adapter,
+        class_names,
+        encoded: Encoded { sample_len, train, test },
+        far,
+        steps: 60,
+        memory: LearnerConfig::new(learner.config().student.clone()).memory,
+    })
 }
 
 fn encode(learner: &mut Learner, photo: &data::Photo, times: impl Iterator<Item = f64>) -> Result<Vec<f32>, String> {
     let frames: Vec<image::RgbImage> = times.map(|t| photo.frame(t)).collect();
-    let views = frames.iter().map(|f| ImageView::new(f.width() as usize, f.height() as usize, PixelFormat::Rgb8, f.as_raw())).collect::<Result<Vec<_>, _>>().map_err(|e| e.to_string())?;
+    let views = frames
+        .iter()
+        .map(|f| ImageView::new(f.width() as usize, f.height() as usize, PixelFormat::Rgb8, f.as_raw()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| e.to_string())?;
     pollster::block_on(learner.encode(&views)).map_err(|e| e.to_string())
 }
 
 /// Teaches the scenario's classes in the seed's order and measures every score at each checkpoint.
-pub fn run(scenario: &Scenario, seed: u64, trunk: Option<&Trunk>, concepts: &Arc<ConceptSpace>, device: &Device, report: &mut Report) -> Result<(), String> {
+pub fn run(
+    scenario: &Scenario,
+    seed: u64,
+    trunk: Option<&Trunk>,
+    concepts: &Arc<ConceptSpace>,
+    device: &Device,
+    report: &mut Report,
+) -> Result<(), String> {
     let classes = scenario.class_names.len();
     let order = class_order(seed, classes);
     let last = CHECKPOINTS.iter().copied().filter(|&c| c <= classes).max().unwrap_or(1);
-    let config = LearnerConfig { memory: scenario.memory, seed, ..LearnerConfig::new(student_config(scenario.student, trunk)?) };
+    let config =
+        LearnerConfig { memory: scenario.memory, seed, ..LearnerConfig::new(student_config(scenario.student, trunk)?) };
     let mut learner = learner(config, trunk, concepts, device)?;
-    let vocabulary = Tensor::<2>::from_data(TensorData::new((0..concepts.len()).flat_map(|i| concepts.embedding(i).to_vec()).collect::<Vec<f32>>(), [concepts.len(), concepts.dim()]), device);
+    let vocabulary = Tensor::<2>::from_data(
+        TensorData::new(
+            (0..concepts.len()).flat_map(|i| concepts.embedding(i).to_vec()).collect::<Vec<f32>>(),
+            [concepts.len(), concepts.dim()],
+        ),
+        device,
+    );
     let cap = |samples: Vec<f32>, len: usize, most: usize| -> Vec<f32> {
         let n = samples.len() / len;
         (0..n.min(most)).flat_map(|i| samples[(i * n / n.min(most)) * len..][..len].to_vec()).collect()
@@ -180,7 +244,11 @@ pub fn run(scenario: &Scenario, seed: u64, trunk: Option<&Trunk>, concepts: &Arc
             continue;
         }
         let known: Vec<f32> = order[..taught].iter().flat_map(|&l| scenario.encoded.test[l].clone()).collect();
-        let truth: Vec<usize> = order[..taught].iter().enumerate().flat_map(|(c, &l)| std::iter::repeat_n(c, scenario.encoded.test[l].len() / len)).collect();
+        let truth: Vec<usize> = order[..taught]
+            .iter()
+            .enumerate()
+            .flat_map(|(c, &l)| std::iter::repeat_n(c, scenario.encoded.test[l].len() / len))
+            .collect();
         let near = cap(order[taught..].iter().flat_map(|&l| scenario.encoded.test[l].clone()).collect(), len, 1000);
         let far = cap(scenario.far.clone(), len, 1000);
         let measured = Measure::new(&mut learner, &vocabulary)?;
@@ -200,7 +268,8 @@ pub fn run(scenario: &Scenario, seed: u64, trunk: Option<&Trunk>, concepts: &Arc
                 false_accept_far: false_accepts(&of(&known), &of(&far), 0.95),
             });
         }
-        let accepted = |set: &Scored| set.accepted.iter().filter(|&&a| a).count() as f64 / set.accepted.len().max(1) as f64;
+        let accepted =
+            |set: &Scored| set.accepted.iter().filter(|&&a| a).count() as f64 / set.accepted.len().max(1) as f64;
         report.decisions.push(Decision {
             scenario: scenario.name.into(),
             seed,
@@ -257,11 +326,19 @@ impl<'a> Measure<'a> {
         let dim = self.embedding.dim();
         let mut out = Scored { values: Vec::new(), accepted: Vec::new(), top: Vec::new() };
         for (chunk, (zs, xs)) in predictions.chunks(256).zip(z.chunks(256 * dim).zip(samples.chunks(256 * len))) {
-            let similarities = Tensor::<2>::from_data(TensorData::new(zs.to_vec(), [chunk.len(), dim]), &self.vocabulary.device()).matmul(self.vocabulary.clone().transpose());
-            let similarities = similarities.into_data().convert::<f32>().try_to_vec::<f32>().map_err(|e| format!("{e:?}"))?;
+            let similarities =
+                Tensor::<2>::from_data(TensorData::new(zs.to_vec(), [chunk.len(), dim]), &self.vocabulary.device())
+                    .matmul(self.vocabulary.clone().transpose());
+            let similarities =
+                similarities.into_data().convert::<f32>().try_to_vec::<f32>().map_err(|e| format!("{e:?}"))?;
             for (j, p) in chunk.iter().enumerate() {
                 let top = p.top().expect("a class is taught");
-                let untaught = similarities[j * self.taught.len()..][..self.taught.len()].iter().zip(&self.taught).filter(|(_, t)| !**t).map(|(s, _)| *s).fold(f32::MIN, f32::max);
+                let untaught = similarities[j * self.taught.len()..][..self.taught.len()]
+                    .iter()
+                    .zip(&self.taught)
+                    .filter(|(_, t)| !**t)
+                    .map(|(s, _)| *s)
+                    .fold(f32::MIN, f32::max);
                 let nearest = |n: &NearestExamples, q: &[f32]| n.score(q, top).map_or(f64::NAN, f64::from);
                 out.values.push([
                     p.similarities[top] as f64,
@@ -281,7 +358,8 @@ impl<'a> Measure<'a> {
 /// Area under the ROC curve of telling `known` (positive) from `unknown` by score: the chance that a known
 /// input scores above an unknown one (ties count half).
 pub fn auroc(known: &[f64], unknown: &[f64]) -> f64 {
-    let mut all: Vec<(f64, bool)> = known.iter().map(|&s| (s, true)).chain(unknown.iter().map(|&s| (s, false))).collect();
+    let mut all: Vec<(f64, bool)> =
+        known.iter().map(|&s| (s, true)).chain(unknown.iter().map(|&s| (s, false))).collect();
     all.sort_by(|a, b| a.0.total_cmp(&b.0));
     // Rank sum of the known inputs, ties given their mean rank.
     let mut rank_sum = 0.0;
@@ -322,7 +400,9 @@ pub fn table(report: &Report) -> String {
         let rows: Vec<&Row> = report.rows.iter().filter(|r| r.scenario == scenario).collect();
         let seeds = rows.iter().map(|r| r.seed).collect::<std::collections::BTreeSet<_>>().len();
         let taught: Vec<usize> = CHECKPOINTS.iter().copied().filter(|t| rows.iter().any(|r| r.taught == *t)).collect();
-        out += &format!("\n**{scenario}: AUROC / false accepts at 95 % true accepts, near | far unknowns ({seeds} seeds)**\n\n| score |");
+        out += &format!(
+            "\n**{scenario}: AUROC / false accepts at 95 % true accepts, near | far unknowns ({seeds} seeds)**\n\n| score |"
+        );
         out += &taught.iter().map(|t| format!(" {t} taught |")).collect::<String>();
         out += &format!("\n|---|{}\n", "---|".repeat(taught.len()));
         for score in Score::ALL {
@@ -330,11 +410,19 @@ pub fn table(report: &Report) -> String {
             for &t in &taught {
                 let of: Vec<&&Row> = rows.iter().filter(|r| r.score == score && r.taught == t).collect();
                 let near = if of.iter().all(|r| r.auroc_near.is_some()) {
-                    format!("{} / {}", stat(of.iter().filter_map(|r| r.auroc_near).collect()), stat(of.iter().filter_map(|r| r.false_accept_near).collect()))
+                    format!(
+                        "{} / {}",
+                        stat(of.iter().filter_map(|r| r.auroc_near).collect()),
+                        stat(of.iter().filter_map(|r| r.false_accept_near).collect())
+                    )
                 } else {
                     "—".into()
                 };
-                out += &format!(" {near} \\| {} / {} |", stat(of.iter().map(|r| r.auroc_far).collect()), stat(of.iter().map(|r| r.false_accept_far).collect()));
+                out += &format!(
+                    " {near} \\| {} / {} |",
+                    stat(of.iter().map(|r| r.auroc_far).collect()),
+                    stat(of.iter().map(|r| r.false_accept_far).collect())
+                );
             }
             out += "\n";
         }
@@ -342,7 +430,11 @@ pub fn table(report: &Report) -> String {
         out += "\n| the learner's decision | true accepts | false accepts, near | false accepts, far | accuracy (best guess) |\n|---|---|---|---|---|\n";
         for &t in &taught {
             let of: Vec<&&Decision> = decisions.iter().filter(|d| d.taught == t).collect();
-            let near = if of.iter().all(|d| d.false_accept_near.is_some()) { stat(of.iter().filter_map(|d| d.false_accept_near).collect()) } else { "—".into() };
+            let near = if of.iter().all(|d| d.false_accept_near.is_some()) {
+                stat(of.iter().filter_map(|d| d.false_accept_near).collect())
+            } else {
+                "—".into()
+            };
             out += &format!(
                 "| {t} taught | {} | {near} | {} | {} |\n",
                 stat(of.iter().map(|d| d.true_accept).collect()),

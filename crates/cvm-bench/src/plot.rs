@@ -19,7 +19,15 @@ pub fn accuracy_curves(results: &[RunResult], dir: &Path) -> Result<Vec<String>,
         }
     }
     for (protocol, student, dataset, memory) in groups {
-        let runs: Vec<&RunResult> = results.iter().filter(|r| r.protocol == protocol && r.student == student && r.dataset == dataset && (!r.method.uses_memory() || r.memory == memory)).collect();
+        let runs: Vec<&RunResult> = results
+            .iter()
+            .filter(|r| {
+                r.protocol == protocol
+                    && r.student == student
+                    && r.dataset == dataset
+                    && (!r.method.uses_memory() || r.memory == memory)
+            })
+            .collect();
         let student_tag = if student == Student::Adapter { "-adapter" } else { "" };
         let path = dir.join(format!("{protocol}{student_tag}-{dataset}-memory{memory}.svg"));
         let title = format!("{protocol}{student_tag}, {dataset}, memory {memory}: average accuracy on classes seen");
@@ -33,7 +41,8 @@ fn curve(runs: &[&RunResult]) -> Vec<(f64, f64)> {
     let t = runs[0].matrix.len();
     (0..t)
         .map(|i| {
-            let mean = runs.iter().map(|r| r.matrix[i][..=i].iter().sum::<f64>() / (i + 1) as f64).sum::<f64>() / runs.len() as f64;
+            let mean = runs.iter().map(|r| r.matrix[i][..=i].iter().sum::<f64>() / (i + 1) as f64).sum::<f64>()
+                / runs.len() as f64;
             ((i + 1) as f64, 100.0 * mean)
         })
         .collect()
@@ -50,7 +59,17 @@ fn draw(results: &[&RunResult], title: &str, path: &Path) -> Result<(), Box<dyn 
         .y_label_area_size(44)
         .build_cartesian_2d(0.8f64..experiences + 0.2, 0f64..100f64)?;
     chart.configure_mesh().x_desc("experience").y_desc("accuracy (%)").x_labels(experiences as usize).draw()?;
-    let palette = [RED, BLUE, GREEN, MAGENTA, BLACK, CYAN, RGBColor(230, 140, 0), RGBColor(120, 60, 160), RGBColor(120, 120, 120)];
+    let palette = [
+        RED,
+        BLUE,
+        GREEN,
+        MAGENTA,
+        BLACK,
+        CYAN,
+        RGBColor(230, 140, 0),
+        RGBColor(120, 60, 160),
+        RGBColor(120, 120, 120),
+    ];
     for (k, method) in Method::ALL.iter().enumerate() {
         let runs: Vec<&RunResult> = results.iter().copied().filter(|r| r.method == *method).collect();
         if runs.is_empty() {

@@ -67,8 +67,14 @@ pub struct Report {
     pub new_class: NewClass,
 }
 
-fn adapter_learner(trunk: &Trunk, memory: usize, concepts: &Arc<ConceptSpace>, device: &Device) -> Result<Learner, String> {
-    let config = LearnerConfig { memory, ..LearnerConfig::new(StudentConfig::adapter(trunk.input(), cvm::trunk::FEATURES)) };
+fn adapter_learner(
+    trunk: &Trunk,
+    memory: usize,
+    concepts: &Arc<ConceptSpace>,
+    device: &Device,
+) -> Result<Learner, String> {
+    let config =
+        LearnerConfig { memory, ..LearnerConfig::new(StudentConfig::adapter(trunk.input(), cvm::trunk::FEATURES)) };
     Learner::with_trunk(config, concepts.clone(), trunk.clone(), device.clone()).map_err(|e| e.to_string())
 }
 
@@ -82,7 +88,14 @@ fn views(frames: &[Vec<u8>], side: usize) -> Result<Vec<ImageView<'_>>, String> 
     frames.iter().map(|f| ImageView::new(side, side, PixelFormat::Rgba8, f).map_err(|e| e.to_string())).collect()
 }
 
-pub fn run(dataset: &Dataset, trunk: &Trunk, protocol: &Protocol, concepts: &Arc<ConceptSpace>, device: &Device, mut log: impl FnMut(&str)) -> Result<Report, String> {
+pub fn run(
+    dataset: &Dataset,
+    trunk: &Trunk,
+    protocol: &Protocol,
+    concepts: &Arc<ConceptSpace>,
+    device: &Device,
+    mut log: impl FnMut(&str),
+) -> Result<Report, String> {
     let side = protocol.frame;
     // (b) five classes known, then a sixth from its examples to a trained adapter.
     let mut learner = adapter_learner(trunk, protocol.memory, concepts, device)?;
@@ -107,10 +120,24 @@ pub fn run(dataset: &Dataset, trunk: &Trunk, protocol: &Protocol, concepts: &Arc
     let added = Instant::now();
     pollster::block_on(learner.train(protocol.steps)).map_err(|e| e.to_string())?;
     let (backlog_s, train_s) = (added.duration_since(last_frame).as_secs_f64(), added.elapsed().as_secs_f64());
-    let new_class = NewClass { known_classes: 5, examples: protocol.shots, steps: protocol.steps, features_s: features.as_secs_f64(), backlog_s, train_s, after_last_s: backlog_s + train_s };
+    let new_class = NewClass {
+        known_classes: 5,
+        examples: protocol.shots,
+        steps: protocol.steps,
+        features_s: features.as_secs_f64(),
+        backlog_s,
+        train_s,
+        after_last_s: backlog_s + train_s,
+    };
     log(&format!(
         "(b) new class: {:.2} s after its last frame ({:.2} s features backlog + {:.2} s for {} steps); features of all {} frames {:.2} s, computed while recording at {} frames/s",
-        new_class.after_last_s, backlog_s, train_s, protocol.steps, protocol.shots, new_class.features_s, protocol.record_fps
+        new_class.after_last_s,
+        backlog_s,
+        train_s,
+        protocol.steps,
+        protocol.shots,
+        new_class.features_s,
+        protocol.record_fps
     ));
 
     // (a) one frame at a time, as the page's recognition loop sends them.
@@ -125,8 +152,15 @@ pub fn run(dataset: &Dataset, trunk: &Trunk, protocol: &Protocol, concepts: &Arc
     }
     times.sort_by(f64::total_cmp);
     let median_ms = times[times.len() / 2];
-    let latency = Latency { median_ms, p90_ms: times[(times.len() * 9 / 10).min(times.len() - 1)], frames_per_second: 1e3 / median_ms };
-    log(&format!("(a) frame latency: median {:.1} ms, p90 {:.1} ms ({:.1} frames/s)", latency.median_ms, latency.p90_ms, latency.frames_per_second));
+    let latency = Latency {
+        median_ms,
+        p90_ms: times[(times.len() * 9 / 10).min(times.len() - 1)],
+        frames_per_second: 1e3 / median_ms,
+    };
+    log(&format!(
+        "(a) frame latency: median {:.1} ms, p90 {:.1} ms ({:.1} frames/s)",
+        latency.median_ms, latency.p90_ms, latency.frames_per_second
+    ));
 
     Ok(Report { protocol: protocol.clone(), latency, new_class })
 }
@@ -135,12 +169,18 @@ pub fn run(dataset: &Dataset, trunk: &Trunk, protocol: &Protocol, concepts: &Arc
 pub fn table(report: &Report) -> String {
     let (l, n) = (&report.latency, &report.new_class);
     let mut out = String::from("| measure | native flex |\n|---|---|\n");
-    out += &format!("| frame latency, trunk + adapter (median / p90) | {:.1} / {:.1} ms ({:.1} frames/s) |\n", l.median_ms, l.p90_ms, l.frames_per_second);
+    out += &format!(
+        "| frame latency, trunk + adapter (median / p90) | {:.1} / {:.1} ms ({:.1} frames/s) |\n",
+        l.median_ms, l.p90_ms, l.frames_per_second
+    );
     out += &format!(
         "| new class with {} known, {} frames recorded at {} frames/s: after the last frame (features backlog + {} steps) | {:.2} s ({:.2} s + {:.2} s) |\n",
         n.known_classes, n.examples, report.protocol.record_fps, n.steps, n.after_last_s, n.backlog_s, n.train_s
     );
-    out += &format!("| trunk features of those {} frames, computed while recording | {:.2} s |\n", n.examples, n.features_s);
+    out += &format!(
+        "| trunk features of those {} frames, computed while recording | {:.2} s |\n",
+        n.examples, n.features_s
+    );
     out
 }
 
@@ -151,17 +191,27 @@ mod tests {
     #[test]
     #[ignore = "needs the data cache and the student blob: run through `cargo xtask test`"]
     fn scenario_runs_end_to_end_on_a_subset() {
-        let assets = std::path::PathBuf::from(std::env::var_os("CVM_ASSETS").expect("CVM_ASSETS is set by `cargo xtask test`"));
+        let assets =
+            std::path::PathBuf::from(std::env::var_os("CVM_ASSETS").expect("CVM_ASSETS is set by `cargo xtask test`"));
         let dataset = crate::data::fashion_mnist(&crate::data::tests::data_dir().join("fashion-mnist")).unwrap();
         let device = Device::flex().autodiff();
-        let trunk = Trunk::from_bytes(&std::fs::read(assets.join("student-efficientnet-lite0.safetensors")).unwrap(), &device).unwrap();
-        let concepts = Arc::new(ConceptSpace::from_bytes(&std::fs::read(assets.join("concepts-smollm2.safetensors")).unwrap()).unwrap());
+        let trunk =
+            Trunk::from_bytes(&std::fs::read(assets.join("student-efficientnet-lite0.safetensors")).unwrap(), &device)
+                .unwrap();
+        let concepts = Arc::new(
+            ConceptSpace::from_bytes(&std::fs::read(assets.join("concepts-smollm2.safetensors")).unwrap()).unwrap(),
+        );
         let protocol = Protocol { shots: 3, steps: 3, latency_frames: 2, ..Protocol::quick() };
         let mut lines = 0;
         let report = run(&dataset, &trunk, &protocol, &concepts, &device, |_| lines += 1).unwrap();
         assert!(report.latency.median_ms > 0.0 && report.latency.p90_ms >= report.latency.median_ms);
         let n = &report.new_class;
-        assert!(n.features_s > 0.0 && n.backlog_s >= 0.0 && n.train_s > 0.0 && (n.after_last_s - n.backlog_s - n.train_s).abs() < 1e-9);
+        assert!(
+            n.features_s > 0.0
+                && n.backlog_s >= 0.0
+                && n.train_s > 0.0
+                && (n.after_last_s - n.backlog_s - n.train_s).abs() < 1e-9
+        );
         assert_eq!(lines, 2);
         assert!(table(&report).contains("new class with 5 known"));
     }

@@ -29,13 +29,106 @@ const CLASSES: usize = 10;
 const CIFAR10: [&str; 10] = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"];
 /// CIFAR-100's fine classes, in label order.
 const CIFAR100: [&str; 100] = [
-    "apple", "aquarium fish", "baby", "bear", "beaver", "bed", "bee", "beetle", "bicycle", "bottle", "bowl", "boy", "bridge", "bus", "butterfly", "camel", "can", "castle",
-    "caterpillar", "cattle", "chair", "chimpanzee", "clock", "cloud", "cockroach", "couch", "crab", "crocodile", "cup", "dinosaur", "dolphin", "elephant", "flatfish",
-    "forest", "fox", "girl", "hamster", "house", "kangaroo", "keyboard", "lamp", "lawn mower", "leopard", "lion", "lizard", "lobster", "man", "maple tree", "motorcycle",
-    "mountain", "mouse", "mushroom", "oak tree", "orange", "orchid", "otter", "palm tree", "pear", "pickup truck", "pine tree", "plain", "plate", "poppy", "porcupine",
-    "possum", "rabbit", "raccoon", "ray", "road", "rocket", "rose", "sea", "seal", "shark", "shrew", "skunk", "skyscraper", "snail", "snake", "spider", "squirrel",
-    "streetcar", "sunflower", "sweet pepper", "table", "tank", "telephone", "television", "tiger", "tractor", "train", "trout", "tulip", "turtle", "wardrobe", "whale",
-    "willow tree", "wolf", "woman", "worm",
+    "apple",
+    "aquarium fish",
+    "baby",
+    "bear",
+    "beaver",
+    "bed",
+    "bee",
+    "beetle",
+    "bicycle",
+    "bottle",
+    "bowl",
+    "boy",
+    "bridge",
+    "bus",
+    "butterfly",
+    "camel",
+    "can",
+    "castle",
+    "caterpillar",
+    "cattle",
+    "chair",
+    "chimpanzee",
+    "clock",
+    "cloud",
+    "cockroach",
+    "couch",
+    "crab",
+    "crocodile",
+    "cup",
+    "dinosaur",
+    "dolphin",
+    "elephant",
+    "flatfish",
+    "forest",
+    "fox",
+    "girl",
+    "hamster",
+    "house",
+    "kangaroo",
+    "keyboard",
+    "lamp",
+    "lawn mower",
+    "leopard",
+    "lion",
+    "lizard",
+    "lobster",
+    "man",
+    "maple tree",
+    "motorcycle",
+    "mountain",
+    "mouse",
+    "mushroom",
+    "oak tree",
+    "orange",
+    "orchid",
+    "otter",
+    "palm tree",
+    "pear",
+    "pickup truck",
+    "pine tree",
+    "plain",
+    "plate",
+    "poppy",
+    "porcupine",
+    "possum",
+    "rabbit",
+    "raccoon",
+    "ray",
+    "road",
+    "rocket",
+    "rose",
+    "sea",
+    "seal",
+    "shark",
+    "shrew",
+    "skunk",
+    "skyscraper",
+    "snail",
+    "snake",
+    "spider",
+    "squirrel",
+    "streetcar",
+    "sunflower",
+    "sweet pepper",
+    "table",
+    "tank",
+    "telephone",
+    "television",
+    "tiger",
+    "tractor",
+    "train",
+    "trout",
+    "tulip",
+    "turtle",
+    "wardrobe",
+    "whale",
+    "willow tree",
+    "wolf",
+    "woman",
+    "worm",
 ];
 
 /// A labelled photo, encoded (trunk features), with its true concept's row.
@@ -50,12 +143,19 @@ pub struct Photo {
 pub fn photos(learner: &mut Learner, dir: &Path, trunk: &Trunk) -> Result<(Vec<Photo>, Vec<String>), String> {
     let imagenet = trunk.imagenet_concepts().ok_or("the student blob names no ImageNet classes")?.to_vec();
     let concepts = learner.concepts().clone();
-    let mut files: Vec<_> = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
     files.sort();
     let (mut photos, mut missing) = (Vec::new(), Vec::new());
     for path in files {
         let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
-        let Some((set, label)) = stem.split_once('_').and_then(|(set, rest)| Some((set, rest.split('_').nth(1)?.parse::<usize>().ok()?))) else { continue };
+        let Some((set, label)) =
+            stem.split_once('_').and_then(|(set, rest)| Some((set, rest.split('_').nth(1)?.parse::<usize>().ok()?)))
+        else {
+            continue;
+        };
         let (set, name): (&'static str, &str) = match set {
             "imagenet" => ("ImageNet", imagenet.get(label).ok_or("ImageNet label out of range")?),
             "cifar10" => ("CIFAR-10", CIFAR10.get(label).ok_or("CIFAR-10 label out of range")?),
@@ -67,7 +167,8 @@ pub fn photos(learner: &mut Learner, dir: &Path, trunk: &Trunk) -> Result<(Vec<P
             continue;
         };
         let rgb = image::open(&path).map_err(|e| format!("{}: {e}", path.display()))?.to_rgb8();
-        let view = ImageView::new(rgb.width() as usize, rgb.height() as usize, PixelFormat::Rgb8, rgb.as_raw()).map_err(|e| e.to_string())?;
+        let view = ImageView::new(rgb.width() as usize, rgb.height() as usize, PixelFormat::Rgb8, rgb.as_raw())
+            .map_err(|e| e.to_string())?;
         let features = pollster::block_on(learner.encode(&[view])).map_err(|e| e.to_string())?;
         photos.push(Photo { set, file: stem, concept, features });
     }
@@ -78,7 +179,11 @@ pub fn photos(learner: &mut Learner, dir: &Path, trunk: &Trunk) -> Result<(Vec<P
 pub fn ranks(learner: &mut Learner, photos: &[Photo], limit: usize) -> Result<Vec<usize>, String> {
     let features: Vec<f32> = photos.iter().flat_map(|p| p.features.clone()).collect();
     let ranked = pollster::block_on(learner.rank_samples(&features, limit)).map_err(|e| e.to_string())?;
-    Ok(photos.iter().zip(ranked).map(|(photo, nearest)| nearest.iter().position(|(i, _)| *i == photo.concept).unwrap_or(limit)).collect())
+    Ok(photos
+        .iter()
+        .zip(ranked)
+        .map(|(photo, nearest)| nearest.iter().position(|(i, _)| *i == photo.concept).unwrap_or(limit))
+        .collect())
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -115,25 +220,55 @@ pub struct Report {
 }
 
 /// A fresh CVM learner of the adapter student, with or without the prior.
-pub fn fresh(trunk: &Trunk, concepts: &Arc<ConceptSpace>, device: &Device, prior: bool, seed: u64) -> Result<Learner, String> {
-    let config = LearnerConfig { concept_prior: prior, seed, ..LearnerConfig::new(student_config(Student::Adapter, Some(trunk))?) };
+pub fn fresh(
+    trunk: &Trunk,
+    concepts: &Arc<ConceptSpace>,
+    device: &Device,
+    prior: bool,
+    seed: u64,
+) -> Result<Learner, String> {
+    let config = LearnerConfig {
+        concept_prior: prior,
+        seed,
+        ..LearnerConfig::new(student_config(Student::Adapter, Some(trunk))?)
+    };
     learner(config, Some(trunk), concepts, device)
 }
 
 /// Top-1 and top-5 counts per photo set, with and without the prior.
-pub fn ranking(photos: &[Photo], trunk: &Trunk, concepts: &Arc<ConceptSpace>, device: &Device, report: &mut Report) -> Result<(), String> {
+pub fn ranking(
+    photos: &[Photo],
+    trunk: &Trunk,
+    concepts: &Arc<ConceptSpace>,
+    device: &Device,
+    report: &mut Report,
+) -> Result<(), String> {
     for prior in [true, false] {
         let ranks = ranks(&mut fresh(trunk, concepts, device, prior, 0)?, photos, 5)?;
         for set in ["ImageNet", "CIFAR-10", "CIFAR-100"] {
             let of: Vec<usize> = photos.iter().zip(&ranks).filter(|(p, _)| p.set == set).map(|(_, &r)| r).collect();
-            report.ranking.push(Ranking { set: set.into(), prior, photos: of.len(), top1: of.iter().filter(|&&r| r == 0).count(), top5: of.iter().filter(|&&r| r < 5).count() });
+            report.ranking.push(Ranking {
+                set: set.into(),
+                prior,
+                photos: of.len(),
+                top1: of.iter().filter(|&&r| r == 0).count(),
+                top5: of.iter().filter(|&&r| r < 5).count(),
+            });
         }
     }
     Ok(())
 }
 
 /// Accuracy among ten classes taught one at a time with `shots` examples each.
-pub fn shots(scenario: &Scenario, shots: usize, prior: bool, seed: u64, trunk: &Trunk, concepts: &Arc<ConceptSpace>, device: &Device) -> Result<f64, String> {
+pub fn shots(
+    scenario: &Scenario,
+    shots: usize,
+    prior: bool,
+    seed: u64,
+    trunk: &Trunk,
+    concepts: &Arc<ConceptSpace>,
+    device: &Device,
+) -> Result<f64, String> {
     let mut learner = fresh(trunk, concepts, device, prior, seed)?;
     let len = scenario.encoded.sample_len;
     let order: Vec<usize> = class_order(seed, scenario.class_names.len()).into_iter().take(CLASSES).collect();
@@ -147,7 +282,8 @@ pub fn shots(scenario: &Scenario, shots: usize, prior: bool, seed: u64, trunk: &
     }
     let (mut correct, mut total) = (0, 0);
     for (class, &label) in order.iter().enumerate() {
-        let predictions = pollster::block_on(learner.predict_samples(&scenario.encoded.test[label])).map_err(|e| e.to_string())?;
+        let predictions =
+            pollster::block_on(learner.predict_samples(&scenario.encoded.test[label])).map_err(|e| e.to_string())?;
         correct += predictions.iter().filter(|p| p.top() == Some(class)).count();
         total += predictions.len();
     }
@@ -155,11 +291,23 @@ pub fn shots(scenario: &Scenario, shots: usize, prior: bool, seed: u64, trunk: &
 }
 
 /// Top-5 on the ImageNet photos before and after five classes of `taught` (20 examples each) are taught.
-pub fn retention(photos: &[Photo], taught: &Scenario, seed: u64, trunk: &Trunk, concepts: &Arc<ConceptSpace>, device: &Device) -> Result<Retention, String> {
+pub fn retention(
+    photos: &[Photo],
+    taught: &Scenario,
+    seed: u64,
+    trunk: &Trunk,
+    concepts: &Arc<ConceptSpace>,
+    device: &Device,
+) -> Result<Retention, String> {
     let imagenet: Vec<&Photo> = photos.iter().filter(|p| p.set == "ImageNet").collect();
-    let imagenet: Vec<Photo> = imagenet.into_iter().map(|p| Photo { set: p.set, file: p.file.clone(), concept: p.concept, features: p.features.clone() }).collect();
+    let imagenet: Vec<Photo> = imagenet
+        .into_iter()
+        .map(|p| Photo { set: p.set, file: p.file.clone(), concept: p.concept, features: p.features.clone() })
+        .collect();
     let mut learner = fresh(trunk, concepts, device, true, seed)?;
-    let top5 = |learner: &mut Learner| -> Result<f64, String> { Ok(ranks(learner, &imagenet, 5)?.iter().filter(|&&r| r < 5).count() as f64 / imagenet.len() as f64) };
+    let top5 = |learner: &mut Learner| -> Result<f64, String> {
+        Ok(ranks(learner, &imagenet, 5)?.iter().filter(|&&r| r < 5).count() as f64 / imagenet.len() as f64)
+    };
     let before = top5(&mut learner)?;
     let len = taught.encoded.sample_len;
     for label in class_order(seed, taught.class_names.len()).into_iter().take(5) {
@@ -173,9 +321,20 @@ pub fn retention(photos: &[Photo], taught: &Scenario, seed: u64, trunk: &Trunk, 
 
 /// Markdown tables of the report.
 pub fn table(report: &Report) -> String {
-    let mut out = String::from("\n**Zero-shot ranking among every vocabulary name (fresh learner)**\n\n| photos | prior | top-1 | top-5 |\n|---|---|---|---|\n");
+    let mut out = String::from(
+        "\n**Zero-shot ranking among every vocabulary name (fresh learner)**\n\n| photos | prior | top-1 | top-5 |\n|---|---|---|---|\n",
+    );
     for r in &report.ranking {
-        out += &format!("| {} ({}) | {} | {}/{} | {}/{} |\n", r.set, r.photos, if r.prior { "yes" } else { "no" }, r.top1, r.photos, r.top5, r.photos);
+        out += &format!(
+            "| {} ({}) | {} | {}/{} | {}/{} |\n",
+            r.set,
+            r.photos,
+            if r.prior { "yes" } else { "no" },
+            r.top1,
+            r.photos,
+            r.top5,
+            r.photos
+        );
     }
     let mut scenarios: Vec<&str> = Vec::new();
     for r in &report.shots {
@@ -183,14 +342,21 @@ pub fn table(report: &Report) -> String {
             scenarios.push(&r.scenario);
         }
     }
-    out += &format!("\n**Accuracy among {CLASSES} classes taught one at a time, by examples per class (mean ± std over seeds)**\n\n| scenario | prior |");
+    out += &format!(
+        "\n**Accuracy among {CLASSES} classes taught one at a time, by examples per class (mean ± std over seeds)**\n\n| scenario | prior |"
+    );
     out += &SHOTS.iter().map(|s| format!(" {s} |")).collect::<String>();
     out += &format!("\n|---|---|{}\n", "---|".repeat(SHOTS.len()));
     for scenario in scenarios {
         for prior in [true, false] {
             out += &format!("| {scenario} | {} |", if prior { "yes" } else { "no" });
             for shots in SHOTS {
-                let of: Vec<f64> = report.shots.iter().filter(|r| r.scenario == scenario && r.prior == prior && r.shots == shots).map(|r| 100.0 * r.accuracy).collect();
+                let of: Vec<f64> = report
+                    .shots
+                    .iter()
+                    .filter(|r| r.scenario == scenario && r.prior == prior && r.shots == shots)
+                    .map(|r| 100.0 * r.accuracy)
+                    .collect();
                 let (m, s) = mean_std(&of);
                 out += &format!(" {m:.1} ± {s:.1} |");
             }
@@ -211,7 +377,12 @@ pub fn table(report: &Report) -> String {
 }
 
 /// Fashion-MNIST through the trunk with `train` examples and `test` test images per class.
-pub fn fashion(learner: &mut Learner, dataset: &crate::data::Dataset, train: usize, test: usize) -> Result<Scenario, String> {
+pub fn fashion(
+    learner: &mut Learner,
+    dataset: &crate::data::Dataset,
+    train: usize,
+    test: usize,
+) -> Result<Scenario, String> {
     Ok(Scenario {
         name: "fashion-mnist-trunk",
         student: Student::Adapter,

@@ -83,7 +83,10 @@ pub fn project(raw: &[Vec<f32>], dims: Option<usize>) -> Result<Projected> {
                 p.set_column(k, &column);
             }
             let projected = &centred * &p;
-            (projected, Some((0..width).flat_map(|i| (0..d).map(move |k| (i, k))).map(|(i, k)| p[(i, k)] as f32).collect()))
+            (
+                projected,
+                Some((0..width).flat_map(|i| (0..d).map(move |k| (i, k))).map(|(i, k)| p[(i, k)] as f32).collect()),
+            )
         }
     };
     let dim = matrix.ncols();
@@ -155,7 +158,8 @@ mod tests {
 
     #[test]
     fn projection_centres_reduces_and_normalises() {
-        let raw: Vec<Vec<f32>> = (0..20).map(|i| (0..6).map(|j| ((i * 7 + j * 3) % 11) as f32 + 100.0).collect()).collect();
+        let raw: Vec<Vec<f32>> =
+            (0..20).map(|i| (0..6).map(|j| ((i * 7 + j * 3) % 11) as f32 + 100.0).collect()).collect();
         let full = project(&raw, None).unwrap();
         assert_eq!(full.dim, 6);
         assert!((full.mean[0] - raw.iter().map(|r| r[0]).sum::<f32>() / 20.0).abs() < 1e-4);

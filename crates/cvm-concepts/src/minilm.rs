@@ -20,10 +20,14 @@ impl MiniLm {
     /// Loads `model.safetensors`, `config.json` and `tokenizer.json` from `dir`.
     pub fn load(dir: &Path) -> Result<Self> {
         let device = Device::Cpu;
-        let config: Config = serde_json::from_slice(&std::fs::read(dir.join("config.json")).with_context(|| format!("{}/config.json", dir.display()))?)
-            .context("config.json is not a BERT config")?;
-        let weights = std::fs::read(dir.join("model.safetensors")).with_context(|| format!("{}/model.safetensors", dir.display()))?;
-        let vb = VarBuilder::from_buffered_safetensors(weights, DType::F32, &device).context("model.safetensors is not readable")?;
+        let config: Config = serde_json::from_slice(
+            &std::fs::read(dir.join("config.json")).with_context(|| format!("{}/config.json", dir.display()))?,
+        )
+        .context("config.json is not a BERT config")?;
+        let weights = std::fs::read(dir.join("model.safetensors"))
+            .with_context(|| format!("{}/model.safetensors", dir.display()))?;
+        let vb = VarBuilder::from_buffered_safetensors(weights, DType::F32, &device)
+            .context("model.safetensors is not readable")?;
         let model = BertModel::load(vb, &config).context("model.safetensors does not hold a BERT of this config")?;
         let mut tokenizer = Tokenizer::from_file(dir.join("tokenizer.json")).map_err(anyhow::Error::msg)?;
         tokenizer.with_padding(Some(PaddingParams::default()));

@@ -41,7 +41,8 @@ impl SmolLm {
     /// Loads and validates a llama-architecture GGUF with its byte-level BPE tokenizer.
     pub fn from_bytes(mut bytes: Vec<u8>) -> Result<Self> {
         let device = Device::Cpu;
-        let ct = gguf_file::Content::read(&mut Cursor::new(&bytes)).context("not a readable GGUF file (truncated or damaged header)")?;
+        let ct = gguf_file::Content::read(&mut Cursor::new(&bytes))
+            .context("not a readable GGUF file (truncated or damaged header)")?;
         let arch = md(&ct, "general.architecture")?.to_string().map_err(anyhow::Error::msg)?.clone();
         ensure!(arch == "llama", "expected a llama-architecture GGUF (SmolLM2), found architecture `{arch}`");
         let tokenizer_model = md(&ct, "tokenizer.ggml.model")?.to_string().map_err(anyhow::Error::msg)?.clone();
@@ -52,13 +53,19 @@ impl SmolLm {
         for (name, info) in &ct.tensor_infos {
             let size = info.shape.elem_count() / info.ggml_dtype.block_size() * info.ggml_dtype.type_size();
             let end = ct.tensor_data_offset + info.offset + size as u64;
-            ensure!(end <= bytes.len() as u64, "GGUF is truncated: tensor `{name}` ends at byte {end}, the file has {}", bytes.len());
+            ensure!(
+                end <= bytes.len() as u64,
+                "GGUF is truncated: tensor `{name}` ends at byte {end}, the file has {}",
+                bytes.len()
+            );
         }
         let mut ct = ct;
         let mut reader = Cursor::new(&bytes);
         let lm_head = match ct.tensor(&mut reader, "output.weight", &device) {
             Ok(t) => t,
-            Err(_) => ct.tensor(&mut reader, "token_embd.weight", &device).context("GGUF has no `token_embd.weight`")?,
+            Err(_) => {
+                ct.tensor(&mut reader, "token_embd.weight", &device).context("GGUF has no `token_embd.weight`")?
+            }
         };
         let lm_head = QMatMul::from_qtensor(lm_head)?;
         let tokenizer = tokenizer_from_gguf(&ct)?;
@@ -71,7 +78,8 @@ impl SmolLm {
             let info = &ct.tensor_infos[&name];
             if !matches!(info.ggml_dtype, GgmlDType::F32 | GgmlDType::F16 | GgmlDType::BF16) {
                 let shape = info.shape.clone();
-                let values = ct.tensor(&mut reader, &name, &device)?.dequantize(&device)?.flatten_all()?.to_vec1::<f32>()?;
+                let values =
+                    ct.tensor(&mut reader, &name, &device)?.dequantize(&device)?.flatten_all()?.to_vec1::<f32>()?;
                 appended.push((name, values, shape));
             }
         }
@@ -83,7 +91,8 @@ impl SmolLm {
             bytes.extend(values.iter().flat_map(|v| v.to_le_bytes()));
             ct.tensor_infos.insert(name, gguf_file::TensorInfo { ggml_dtype: GgmlDType::F32, shape, offset });
         }
-        let model = ModelWeights::from_gguf(ct, &mut Cursor::new(&bytes), &device).context("loading the llama weights")?;
+        let model =
+            ModelWeights::from_gguf(ct, &mut Cursor::new(&bytes), &device).context("loading the llama weights")?;
         Ok(Self { model, lm_head, tokenizer, hidden, device })
     }
 

@@ -92,14 +92,21 @@ pub fn from_wordnet(dir: &Path, count: usize) -> Result<Vec<(String, String)>> {
     let mut ranked = Vec::new();
     for line in text(read("index.noun")?).lines().filter(|l| !l.starts_with("  ")) {
         let f: Vec<&str> = line.split(' ').collect();
-        let (Some(lemma), Some(pointers)) = (f.first(), f.get(3).and_then(|p| p.parse::<usize>().ok())) else { continue };
+        let (Some(lemma), Some(pointers)) = (f.first(), f.get(3).and_then(|p| p.parse::<usize>().ok())) else {
+            continue;
+        };
         let Some(first_offset) = f.get(6 + pointers) else { continue };
         let Some(kind) = lexfile.get(*first_offset).and_then(|l| picturable.get(l)) else { continue };
         let ok_chars = lemma.chars().all(|c| c.is_ascii_lowercase() || c == '_' || c == '-');
         if !ok_chars || lemma.matches('_').count() > 1 || lemma.len() > 20 || lemma.len() < 3 {
             continue;
         }
-        let key = (std::cmp::Reverse(tagged.get(*lemma).copied().unwrap_or(0)), std::cmp::Reverse(senses.get(*lemma).copied().unwrap_or(0)), lemma.len(), lemma.to_string());
+        let key = (
+            std::cmp::Reverse(tagged.get(*lemma).copied().unwrap_or(0)),
+            std::cmp::Reverse(senses.get(*lemma).copied().unwrap_or(0)),
+            lemma.len(),
+            lemma.to_string(),
+        );
         ranked.push((key, format!("wordnet:{kind}")));
     }
     ranked.sort();
@@ -120,19 +127,34 @@ pub struct ImagenetClass {
 /// common name), returned as a row to add with source `imagenet:<wnid>` when `rows` (the vocabulary so far)
 /// lacks it. Classes whose first lemmas coincide share an entry. Returns the 1000 classes in label order and the
 /// rows to add.
-pub fn imagenet(wordnet: &Path, label_to_wnid: &[u8], rows: &[(String, String)]) -> Result<(Vec<ImagenetClass>, Vec<(String, String)>)> {
+pub fn imagenet(
+    wordnet: &Path,
+    label_to_wnid: &[u8],
+    rows: &[(String, String)],
+) -> Result<(Vec<ImagenetClass>, Vec<(String, String)>)> {
     let data = std::fs::read(wordnet.join("data.noun")).with_context(|| format!("{}/data.noun", wordnet.display()))?;
-    let wnids: BTreeMap<String, String> = serde_json::from_slice(label_to_wnid).context("label → WordNet id list is not a JSON object of strings")?;
+    let wnids: BTreeMap<String, String> =
+        serde_json::from_slice(label_to_wnid).context("label → WordNet id list is not a JSON object of strings")?;
     let known: HashSet<String> = rows.iter().map(|(name, _)| concept_key(name)).collect();
     let (mut classes, mut added) = (Vec::new(), Vec::new());
     for label in 0..wnids.len() {
-        let wnid = wnids.get(&label.to_string()).with_context(|| format!("the ImageNet class list has no label {label}"))?;
-        let offset: usize = wnid.strip_prefix('n').and_then(|o| o.parse().ok()).with_context(|| format!("label {label}: `{wnid}` is not a noun synset id"))?;
-        let line = data.get(offset..).and_then(|rest| rest.split(|&b| b == b'\n').next()).with_context(|| format!("{wnid}: beyond data.noun"))?;
+        let wnid =
+            wnids.get(&label.to_string()).with_context(|| format!("the ImageNet class list has no label {label}"))?;
+        let offset: usize = wnid
+            .strip_prefix('n')
+            .and_then(|o| o.parse().ok())
+            .with_context(|| format!("label {label}: `{wnid}` is not a noun synset id"))?;
+        let line = data
+            .get(offset..)
+            .and_then(|rest| rest.split(|&b| b == b'\n').next())
+            .with_context(|| format!("{wnid}: beyond data.noun"))?;
         let line: String = line.iter().map(|&b| char::from(b)).collect(); // WordNet is Latin-1
         let fields: Vec<&str> = line.split(' ').collect();
         ensure!(fields.first() == Some(&&wnid[1..]), "{wnid}: data.noun has no synset at that offset");
-        let count = fields.get(3).and_then(|c| usize::from_str_radix(c, 16).ok()).with_context(|| format!("{wnid}: bad lemma count"))?;
+        let count = fields
+            .get(3)
+            .and_then(|c| usize::from_str_radix(c, 16).ok())
+            .with_context(|| format!("{wnid}: bad lemma count"))?;
         ensure!(count > 0, "{wnid}: a synset without lemmas");
         let first = fields.get(4).with_context(|| format!("{wnid}: a synset without lemmas"))?.replace('_', " ");
         if !known.contains(&concept_key(&first)) {
@@ -147,21 +169,26 @@ pub fn imagenet(wordnet: &Path, label_to_wnid: &[u8], rows: &[(String, String)])
 /// Merges sources in priority order (first wins on equal keys) and sorts by key: the vocabulary file's rows.
 pub fn merge(sources: Vec<Vec<(String, String)>>) -> Vec<(String, String)> {
     let mut seen = HashSet::new();
-    let mut rows: Vec<(String, String)> = sources.into_iter().flatten().filter(|(name, _)| seen.insert(concept_key(name))).collect();
+    let mut rows: Vec<(String, String)> =
+        sources.into_iter().flatten().filter(|(name, _)| seen.insert(concept_key(name))).collect();
     rows.sort_by_key(|(name, _)| concept_key(name));
     rows
 }
 
 /// The committed vocabulary file: a header, then `name<TAB>source` rows.
 pub fn vocabulary_file(rows: &[(String, String)]) -> String {
-    let mut text = String::from("# Concept vocabulary: display name<TAB>source. Generated by `cvm-concepts vocab` from WordNet 3.0\n# (Debian wordnet-base), the hand-checked lists and the ImageNet-1k classes; do not edit by hand.\n");
+    let mut text = String::from(
+        "# Concept vocabulary: display name<TAB>source. Generated by `cvm-concepts vocab` from WordNet 3.0\n# (Debian wordnet-base), the hand-checked lists and the ImageNet-1k classes; do not edit by hand.\n",
+    );
     rows.iter().for_each(|(name, source)| text += &format!("{name}\t{source}\n"));
     text
 }
 
 /// The committed ImageNet mapping file: a header, then `label<TAB>wnid<TAB>vocabulary name` rows.
 pub fn imagenet_file(classes: &[ImagenetClass]) -> String {
-    let mut text = String::from("# ImageNet-1k class → concept vocabulary entry: label<TAB>WordNet id<TAB>name. Generated by `cvm-concepts vocab`;\n# do not edit by hand.\n");
+    let mut text = String::from(
+        "# ImageNet-1k class → concept vocabulary entry: label<TAB>WordNet id<TAB>name. Generated by `cvm-concepts vocab`;\n# do not edit by hand.\n",
+    );
     classes.iter().for_each(|c| text += &format!("{}\t{}\t{}\n", c.label, c.wnid, c.name));
     text
 }
@@ -196,6 +223,9 @@ mod tests {
             vec![("T-shirt".into(), "benchmark".into())],
             vec![("t-shirt".into(), "webcam".into()), ("apple".into(), "webcam".into())],
         ]);
-        assert_eq!(rows, vec![("apple".to_string(), "webcam".to_string()), ("T-shirt".to_string(), "benchmark".to_string())]);
+        assert_eq!(
+            rows,
+            vec![("apple".to_string(), "webcam".to_string()), ("T-shirt".to_string(), "benchmark".to_string())]
+        );
     }
 }

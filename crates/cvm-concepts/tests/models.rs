@@ -54,11 +54,14 @@ fn damaged_or_foreign_model_files_are_refused_by_name() {
 }
 
 fn small_vocab() -> Vec<String> {
-    ["cat", "dog", "truck", "coffee mug", "cup", "horse", "banana", "apple", "shirt", "sneaker", "boot", "pizza"].map(String::from).to_vec()
+    ["cat", "dog", "truck", "coffee mug", "cup", "horse", "banana", "apple", "shirt", "sneaker", "boot", "pizza"]
+        .map(String::from)
+        .to_vec()
 }
 
 fn build_twice(mut make: impl FnMut() -> LanguageModel, template: &str, dims: Option<usize>) -> Vec<u8> {
-    let options = BuildOptions { template: template.into(), dims, dtype: BlobDtype::F16, provenance: Default::default() };
+    let options =
+        BuildOptions { template: template.into(), dims, dtype: BlobDtype::F16, provenance: Default::default() };
     let (a, _) = cvm_concepts::build(&mut make(), &small_vocab(), &options).unwrap();
     let (b, _) = cvm_concepts::build(&mut make(), &small_vocab(), &options).unwrap();
     assert_eq!(a, b, "two builds differ");
@@ -69,7 +72,8 @@ fn build_twice(mut make: impl FnMut() -> LanguageModel, template: &str, dims: Op
 #[ignore = "needs the model cache: run through `cargo xtask test`"]
 fn builds_are_byte_identical() {
     let bytes = gguf();
-    let blob = build_twice(|| LanguageModel::SmolLm2(SmolLm::from_bytes(bytes.clone()).unwrap()), SMOLLM2_TEMPLATE, Some(8));
+    let blob =
+        build_twice(|| LanguageModel::SmolLm2(SmolLm::from_bytes(bytes.clone()).unwrap()), SMOLLM2_TEMPLATE, Some(8));
     let space = cvm::ConceptSpace::from_bytes(&blob).unwrap();
     assert_eq!((space.len(), space.dim()), (12, 8));
     let dir = env_dir("CVM_DATA").join("minilm");
@@ -84,7 +88,10 @@ fn concept_space_keeps_meaning() {
     assert!(triples.len() >= 30);
     let assets = env_dir("CVM_ASSETS");
     for (model, floor) in [("smollm2", 0.9), ("minilm", 0.9)] {
-        let space = cvm::ConceptSpace::from_bytes(&std::fs::read(assets.join(format!("concepts-{model}.safetensors"))).unwrap()).unwrap();
+        let space = cvm::ConceptSpace::from_bytes(
+            &std::fs::read(assets.join(format!("concepts-{model}.safetensors"))).unwrap(),
+        )
+        .unwrap();
         let (held, total) = triple_accuracy(&space, &triples).unwrap();
         println!("{model}: {held}/{total} triples hold");
         assert!(held as f64 >= floor * total as f64, "{model}: only {held}/{total} triples hold");
@@ -104,8 +111,16 @@ fn committed_vocabulary_is_reproducible() {
     let rows = cvm_concepts::vocab::merge(sources);
     let (imagenet, added) = cvm_concepts::vocab::imagenet(&wordnet, &imagenet_class_list(), &rows).unwrap();
     let rows = cvm_concepts::vocab::merge(vec![rows, added]);
-    assert_eq!(cvm_concepts::vocab::vocabulary_file(&rows), crate_file("vocabulary.tsv"), "regenerate data/vocabulary.tsv with `cvm-concepts vocab`");
-    assert_eq!(cvm_concepts::vocab::imagenet_file(&imagenet), crate_file("imagenet.tsv"), "regenerate data/imagenet.tsv with `cvm-concepts vocab`");
+    assert_eq!(
+        cvm_concepts::vocab::vocabulary_file(&rows),
+        crate_file("vocabulary.tsv"),
+        "regenerate data/vocabulary.tsv with `cvm-concepts vocab`"
+    );
+    assert_eq!(
+        cvm_concepts::vocab::imagenet_file(&imagenet),
+        crate_file("imagenet.tsv"),
+        "regenerate data/imagenet.tsv with `cvm-concepts vocab`"
+    );
     assert!(rows.len() >= 6000);
 }
 
@@ -119,4 +134,3 @@ fn imagenet_class_list() -> Vec<u8> {
 }
 
 const IMAGENET_CLASS_LIST_SHA256: &str = "bd68c5fb912acb5def469a01f7843f8a3597f5afc126233ed9ed6c6e9a980184";
-

@@ -16,7 +16,8 @@ struct Weights(HashMap<String, (Vec<usize>, Vec<f32>)>);
 
 impl Weights {
     fn read(path: &Path) -> Result<Self> {
-        let reader = PytorchReader::new(path).with_context(|| format!("{} is not a readable PyTorch checkpoint", path.display()))?;
+        let reader = PytorchReader::new(path)
+            .with_context(|| format!("{} is not a readable PyTorch checkpoint", path.display()))?;
         let mut out = HashMap::new();
         for (name, tensor) in reader.tensors() {
             if name.ends_with("num_batches_tracked") {
@@ -24,7 +25,9 @@ impl Weights {
             }
             let bytes = tensor.read().with_context(|| format!("tensor `{name}` cannot be read (truncated file?)"))?;
             let values: Vec<f32> = match tensor.dtype() {
-                pytorch_reader::DType::F32 => bytes.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect(),
+                pytorch_reader::DType::F32 => {
+                    bytes.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect()
+                }
                 other => bail!("tensor `{name}` has dtype {other:?}; expected F32"),
             };
             out.insert(name.clone(), (tensor.shape().to_vec(), values));
@@ -33,8 +36,14 @@ impl Weights {
     }
 
     fn get(&self, name: &str, shape: &[usize]) -> Result<&[f32]> {
-        let (s, v) = self.0.get(name).with_context(|| format!("tensor `{name}` is missing: not an EfficientNet-Lite0 checkpoint"))?;
-        ensure!(s == shape, "tensor `{name}` has shape {s:?}, expected {shape:?}: not an EfficientNet-Lite0 checkpoint");
+        let (s, v) = self
+            .0
+            .get(name)
+            .with_context(|| format!("tensor `{name}` is missing: not an EfficientNet-Lite0 checkpoint"))?;
+        ensure!(
+            s == shape,
+            "tensor `{name}` has shape {s:?}, expected {shape:?}: not an EfficientNet-Lite0 checkpoint"
+        );
         Ok(v)
     }
 
@@ -67,17 +76,40 @@ pub fn convert(pth: &Path, classifier: bool) -> Result<Vec<HostParam>> {
         let hidden = input * e;
         let b = format!("_blocks.{i}");
         if e != 1 {
-            params.extend(w.folded(&format!("{b}._expand_conv"), &format!("{b}._bn0"), &format!("blocks.{i}.expand"), [hidden, input, 1, 1])?);
+            params.extend(w.folded(
+                &format!("{b}._expand_conv"),
+                &format!("{b}._bn0"),
+                &format!("blocks.{i}.expand"),
+                [hidden, input, 1, 1],
+            )?);
         }
-        params.extend(w.folded(&format!("{b}._depthwise_conv"), &format!("{b}._bn1"), &format!("blocks.{i}.depthwise"), [hidden, 1, k, k])?);
-        params.extend(w.folded(&format!("{b}._project_conv"), &format!("{b}._bn2"), &format!("blocks.{i}.project"), [output, hidden, 1, 1])?);
+        params.extend(w.folded(
+            &format!("{b}._depthwise_conv"),
+            &format!("{b}._bn1"),
+            &format!("blocks.{i}.depthwise"),
+            [hidden, 1, k, k],
+        )?);
+        params.extend(w.folded(
+            &format!("{b}._project_conv"),
+            &format!("{b}._bn2"),
+            &format!("blocks.{i}.project"),
+            [output, hidden, 1, 1],
+        )?);
     }
     params.extend(w.folded("_conv_head", "_bn1", "head", [FEATURES, 320, 1, 1])?);
     if classifier {
         let fc = w.get("_fc.weight", &[IMAGENET_CLASSES, FEATURES])?;
         let transposed = (0..FEATURES).flat_map(|i| (0..IMAGENET_CLASSES).map(move |o| fc[o * FEATURES + i])).collect();
-        params.push(HostParam { path: "classifier.weight".into(), shape: vec![FEATURES, IMAGENET_CLASSES], values: transposed });
-        params.push(HostParam { path: "classifier.bias".into(), shape: vec![IMAGENET_CLASSES], values: w.get("_fc.bias", &[IMAGENET_CLASSES])?.to_vec() });
+        params.push(HostParam {
+            path: "classifier.weight".into(),
+            shape: vec![FEATURES, IMAGENET_CLASSES],
+            values: transposed,
+        });
+        params.push(HostParam {
+            path: "classifier.bias".into(),
+            shape: vec![IMAGENET_CLASSES],
+            values: w.get("_fc.bias", &[IMAGENET_CLASSES])?.to_vec(),
+        });
     }
     Ok(params)
 }
@@ -89,7 +121,8 @@ pub fn labelled_photos(dir: &Path) -> Result<Vec<(std::path::PathBuf, usize)>> {
         let path = entry?.path();
         let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
         if let Some(rest) = name.strip_prefix("imagenet_") {
-            let label = rest.rsplit('_').next().and_then(|l| l.parse().ok()).with_context(|| format!("no label in {name}"))?;
+            let label =
+                rest.rsplit('_').next().and_then(|l| l.parse().ok()).with_context(|| format!("no label in {name}"))?;
             photos.push((path, label));
         }
     }
@@ -104,10 +137,20 @@ pub fn imagenet_concepts(text: &str) -> Result<Vec<String>> {
     let mut names = Vec::new();
     for line in text.lines().filter(|l| !l.starts_with('#')) {
         let fields: Vec<&str> = line.split('\t').collect();
-        let [label, _, name] = fields[..] else { bail!("ImageNet mapping line `{line}` is not label<TAB>wnid<TAB>name") };
-        ensure!(label.parse::<usize>().ok() == Some(names.len()), "ImageNet mapping: label {label} out of order (expected {})", names.len());
+        let [label, _, name] = fields[..] else {
+            bail!("ImageNet mapping line `{line}` is not label<TAB>wnid<TAB>name")
+        };
+        ensure!(
+            label.parse::<usize>().ok() == Some(names.len()),
+            "ImageNet mapping: label {label} out of order (expected {})",
+            names.len()
+        );
         names.push(name.to_string());
     }
-    ensure!(names.len() == IMAGENET_CLASSES, "ImageNet mapping: expected {IMAGENET_CLASSES} classes, found {}", names.len());
+    ensure!(
+        names.len() == IMAGENET_CLASSES,
+        "ImageNet mapping: expected {IMAGENET_CLASSES} classes, found {}",
+        names.len()
+    );
     Ok(names)
 }

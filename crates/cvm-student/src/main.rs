@@ -49,7 +49,9 @@ fn run() -> Result<()> {
                 }
             }
             metadata.insert("batchnorm".into(), Value::from("folded into the convolutions (eps 1e-3)"));
-            let names = value(&args, "--imagenet-concepts").map(|path| cvm_student::imagenet_concepts(&String::from_utf8(read(path)?)?)).transpose()?;
+            let names = value(&args, "--imagenet-concepts")
+                .map(|path| cvm_student::imagenet_concepts(&String::from_utf8(read(path)?)?))
+                .transpose()?;
             let bytes = write_student_blob(&params, size, classifier, half, names.as_deref(), metadata)?;
             std::fs::write(out, &bytes).with_context(|| format!("cannot write {out}"))?;
             println!("{} tensors → {out}: {:.2} MB", params.len(), bytes.len() as f64 / 1e6);
@@ -58,16 +60,23 @@ fn run() -> Result<()> {
         Some("imagenet") => {
             let blob = std::fs::read(value(&args, "--blob").context("--blob FILE is required")?)?;
             let trunk = Trunk::from_bytes(&blob, &Device::flex())?;
-            let photos = cvm_student::labelled_photos(Path::new(value(&args, "--photos").context("--photos DIR is required")?))?;
+            let photos =
+                cvm_student::labelled_photos(Path::new(value(&args, "--photos").context("--photos DIR is required")?))?;
             let mut pre = Preprocessor::new(trunk.input())?;
             let mut correct = 0;
             for (path, label) in &photos {
                 let rgb = image::open(path).with_context(|| format!("{}", path.display()))?.to_rgb8();
-                let view = ImageView::new(rgb.width() as usize, rgb.height() as usize, PixelFormat::Rgb8, rgb.as_raw())?;
+                let view =
+                    ImageView::new(rgb.width() as usize, rgb.height() as usize, PixelFormat::Rgb8, rgb.as_raw())?;
                 let probabilities = pollster::block_on(trunk.imagenet(trunk.input_tensor(pre.to_vec(view)?, 1)))?;
-                let top = probabilities.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|(i, _)| i).unwrap_or(0);
+                let top =
+                    probabilities.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|(i, _)| i).unwrap_or(0);
                 correct += usize::from(top == *label);
-                println!("{}: label {label}, top-1 {top} ({:.2})", path.file_name().unwrap().to_string_lossy(), probabilities[top]);
+                println!(
+                    "{}: label {label}, top-1 {top} ({:.2})",
+                    path.file_name().unwrap().to_string_lossy(),
+                    probabilities[top]
+                );
             }
             println!("top-1: {correct}/{}", photos.len());
             Ok(())

@@ -19,14 +19,19 @@ fn pth() -> PathBuf {
 fn imagenet_top1_on_sample_photos() {
     let params = cvm_student::convert(&pth(), true).unwrap();
     for half in [false, true] {
-        let trunk = Trunk::from_bytes(&write_student_blob(&params, 224, true, half, None, Default::default()).unwrap(), &Device::flex()).unwrap();
+        let trunk = Trunk::from_bytes(
+            &write_student_blob(&params, 224, true, half, None, Default::default()).unwrap(),
+            &Device::flex(),
+        )
+        .unwrap();
         let mut pre = Preprocessor::new(trunk.input()).unwrap();
         let photos = cvm_student::labelled_photos(&data().join("foolbox")).unwrap();
         assert_eq!(photos.len(), 20);
         let mut correct = 0;
         for (path, label) in &photos {
             let rgb = image::open(path).unwrap().to_rgb8();
-            let view = ImageView::new(rgb.width() as usize, rgb.height() as usize, PixelFormat::Rgb8, rgb.as_raw()).unwrap();
+            let view =
+                ImageView::new(rgb.width() as usize, rgb.height() as usize, PixelFormat::Rgb8, rgb.as_raw()).unwrap();
             let p = pollster::block_on(trunk.imagenet(trunk.input_tensor(pre.to_vec(view).unwrap(), 1))).unwrap();
             let top = p.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0;
             correct += usize::from(top == *label);
@@ -78,32 +83,43 @@ fn wrong_blobs_and_checkpoints_are_refused_by_name() {
 #[ignore = "needs the model cache: run through `cargo xtask test`"]
 fn adapter_learns_from_few_examples_and_restores_with_its_trunk() {
     use cvm::{Learner, LearnerConfig, StudentConfig};
-    let blob = write_student_blob(&cvm_student::convert(&pth(), false).unwrap(), 224, false, true, None, Default::default()).unwrap();
+    let blob =
+        write_student_blob(&cvm_student::convert(&pth(), false).unwrap(), 224, false, true, None, Default::default())
+            .unwrap();
     let device = Device::flex().autodiff();
     let trunk = Trunk::from_bytes(&blob, &device).unwrap();
     // The synthetic concept space names none of ImageNet's classes: no prior here (see the zero-shot test).
-    let config = LearnerConfig { memory: 100, concept_prior: false, ..LearnerConfig::new(StudentConfig::adapter(trunk.input(), cvm::trunk::FEATURES)) };
+    let config = LearnerConfig {
+        memory: 100,
+        concept_prior: false,
+        ..LearnerConfig::new(StudentConfig::adapter(trunk.input(), cvm::trunk::FEATURES))
+    };
     let concepts = cvm::synthetic::concepts();
     let mut learner = Learner::with_trunk(config, concepts.clone(), trunk.clone(), device.clone()).unwrap();
     let photos = cvm_student::labelled_photos(&data().join("foolbox")).unwrap();
     // Crops of a photo at offset (dx, dy), 400 px square.
     let crops = |index: usize, offsets: &[(usize, usize)]| -> Vec<Vec<u8>> {
         let rgb = image::open(&photos[index].0).unwrap().to_rgb8();
-        offsets.iter().map(|&(dx, dy)| image::imageops::crop_imm(&rgb, dx as u32, dy as u32, 400, 400).to_image().into_raw()).collect()
+        offsets
+            .iter()
+            .map(|&(dx, dy)| image::imageops::crop_imm(&rgb, dx as u32, dy as u32, 400, 400).to_image().into_raw())
+            .collect()
     };
     let train = [(0, 0), (100, 0), (0, 100), (100, 100), (50, 50)];
     let held_out = [(25, 75), (75, 25), (60, 90)];
     for (c, name) in cvm::synthetic::NAMES[..3].iter().enumerate() {
         let class = learner.add_class(name).unwrap();
         let images = crops(c * 5, &train);
-        let views: Vec<ImageView> = images.iter().map(|p| ImageView::new(400, 400, PixelFormat::Rgb8, p).unwrap()).collect();
+        let views: Vec<ImageView> =
+            images.iter().map(|p| ImageView::new(400, 400, PixelFormat::Rgb8, p).unwrap()).collect();
         pollster::block_on(learner.add_examples(class, &views)).unwrap();
         pollster::block_on(learner.train(30)).unwrap();
     }
     let mut correct = 0;
     for c in 0..3 {
         for pixels in crops(c * 5, &held_out) {
-            let p = pollster::block_on(learner.predict(ImageView::new(400, 400, PixelFormat::Rgb8, &pixels).unwrap())).unwrap();
+            let p = pollster::block_on(learner.predict(ImageView::new(400, 400, PixelFormat::Rgb8, &pixels).unwrap()))
+                .unwrap();
             correct += usize::from(p.top() == Some(c));
         }
     }
@@ -126,8 +142,11 @@ fn committed(file: &str) -> String {
 #[test]
 fn every_imagenet_class_maps_to_one_vocabulary_entry() {
     let names = cvm_student::imagenet_concepts(&committed("imagenet.tsv")).unwrap();
-    let vocabulary: std::collections::HashSet<String> =
-        committed("vocabulary.tsv").lines().filter(|l| !l.starts_with('#')).map(|l| cvm::concept_key(l.split('\t').next().unwrap())).collect();
+    let vocabulary: std::collections::HashSet<String> = committed("vocabulary.tsv")
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| cvm::concept_key(l.split('\t').next().unwrap()))
+        .collect();
     assert_eq!(names.len(), 1000);
     let missing: Vec<&String> = names.iter().filter(|n| !vocabulary.contains(&cvm::concept_key(n))).collect();
     assert!(missing.is_empty(), "not in the vocabulary: {missing:?}");
@@ -139,7 +158,8 @@ fn every_imagenet_class_maps_to_one_vocabulary_entry() {
 }
 
 fn asset(name: &str) -> Vec<u8> {
-    let dir = std::env::var_os("CVM_ASSETS").map(PathBuf::from).expect("CVM_ASSETS is unset: run through `cargo xtask test`");
+    let dir =
+        std::env::var_os("CVM_ASSETS").map(PathBuf::from).expect("CVM_ASSETS is unset: run through `cargo xtask test`");
     std::fs::read(dir.join(name)).unwrap()
 }
 
@@ -162,13 +182,17 @@ fn the_prior_names_photos_it_was_never_taught() {
     let names = trunk.imagenet_concepts().unwrap().to_vec();
     let photos = cvm_student::labelled_photos(&data().join("foolbox")).unwrap();
     let top5 = |prior: bool| {
-        let config = LearnerConfig { concept_prior: prior, ..LearnerConfig::new(StudentConfig::adapter(trunk.input(), cvm::trunk::FEATURES)) };
+        let config = LearnerConfig {
+            concept_prior: prior,
+            ..LearnerConfig::new(StudentConfig::adapter(trunk.input(), cvm::trunk::FEATURES))
+        };
         let mut learner = Learner::with_trunk(config, concepts.clone(), trunk.clone(), device.clone()).unwrap();
         photos
             .iter()
             .filter(|(path, label)| {
                 let rgb = image::open(path).unwrap().to_rgb8();
-                let view = ImageView::new(rgb.width() as usize, rgb.height() as usize, PixelFormat::Rgb8, rgb.as_raw()).unwrap();
+                let view = ImageView::new(rgb.width() as usize, rgb.height() as usize, PixelFormat::Rgb8, rgb.as_raw())
+                    .unwrap();
                 let ranked = pollster::block_on(learner.rank_vocabulary(view, 5)).unwrap();
                 ranked.iter().any(|(i, _)| *i == concepts.lookup(&names[*label]).unwrap())
             })
@@ -188,15 +212,33 @@ fn mislabelled_imagenet_classes_are_refused_by_name() {
     let good = write_student_blob(&params, 224, true, true, Some(&names), Default::default()).unwrap();
     assert_eq!(Trunk::from_bytes(&good, &Device::flex()).unwrap().imagenet_concepts().unwrap()[949], "strawberry");
     // Names for a classifier the blob does not keep, or not one per class.
-    assert!(write_student_blob(&cvm_student::convert(&pth(), false).unwrap(), 224, false, true, Some(&names), Default::default()).is_err());
+    assert!(
+        write_student_blob(
+            &cvm_student::convert(&pth(), false).unwrap(),
+            224,
+            false,
+            true,
+            Some(&names),
+            Default::default()
+        )
+        .is_err()
+    );
     let mut metadata = cvm::blob::Metadata::new();
     metadata.insert("imagenet_concepts".into(), serde_json::Value::from(names[..999].to_vec()));
-    let e = Trunk::from_bytes(&write_student_blob(&params, 224, true, true, None, metadata).unwrap(), &Device::flex()).unwrap_err().to_string();
+    let e = Trunk::from_bytes(&write_student_blob(&params, 224, true, true, None, metadata).unwrap(), &Device::flex())
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("imagenet_concepts must name the classifier's 1000 classes"), "{e}");
     // A learner asked for the prior of a blob that names no classes says what to do.
-    let bare = Trunk::from_bytes(&write_student_blob(&params, 224, true, true, None, Default::default()).unwrap(), &Device::flex()).unwrap();
+    let bare = Trunk::from_bytes(
+        &write_student_blob(&params, 224, true, true, None, Default::default()).unwrap(),
+        &Device::flex(),
+    )
+    .unwrap();
     let config = cvm::LearnerConfig::new(cvm::StudentConfig::adapter(bare.input(), cvm::trunk::FEATURES));
-    let e = cvm::Learner::with_trunk(config, cvm::synthetic::concepts(), bare, Device::flex().autodiff()).unwrap_err().to_string();
+    let e = cvm::Learner::with_trunk(config, cvm::synthetic::concepts(), bare, Device::flex().autodiff())
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("concept prior needs a student blob"), "{e}");
 }
 
@@ -208,15 +250,22 @@ fn mislabelled_imagenet_classes_are_refused_by_name() {
 fn with_the_prior_a_restored_learner_continues_exactly_as_one_that_never_stopped() {
     use cvm::{Learner, LearnerConfig, StudentConfig};
     let (device, trunk, concepts) = product_blobs();
-    let config = LearnerConfig { batch_size: 8, ..LearnerConfig::new(StudentConfig::adapter(trunk.input(), cvm::trunk::FEATURES)) };
+    let config = LearnerConfig {
+        batch_size: 8,
+        ..LearnerConfig::new(StudentConfig::adapter(trunk.input(), cvm::trunk::FEATURES))
+    };
     assert!(config.concept_prior);
     let photos = cvm_student::labelled_photos(&data().join("foolbox")).unwrap();
     let names = trunk.imagenet_concepts().unwrap().to_vec();
     // Four 160-px crops of a photo, as encoded samples.
     let samples = |learner: &mut Learner, index: usize| {
         let rgb = image::open(&photos[index].0).unwrap().to_rgb8();
-        let crops: Vec<Vec<u8>> = [(0, 0), (40, 0), (0, 40), (40, 40)].iter().map(|&(x, y)| image::imageops::crop_imm(&rgb, x, y, 160, 160).to_image().into_raw()).collect();
-        let views: Vec<ImageView> = crops.iter().map(|p| ImageView::new(160, 160, PixelFormat::Rgb8, p).unwrap()).collect();
+        let crops: Vec<Vec<u8>> = [(0, 0), (40, 0), (0, 40), (40, 40)]
+            .iter()
+            .map(|&(x, y)| image::imageops::crop_imm(&rgb, x, y, 160, 160).to_image().into_raw())
+            .collect();
+        let views: Vec<ImageView> =
+            crops.iter().map(|p| ImageView::new(160, 160, PixelFormat::Rgb8, p).unwrap()).collect();
         pollster::block_on(learner.encode(&views)).unwrap()
     };
     let teach = |learner: &mut Learner, index: usize| {
@@ -228,7 +277,8 @@ fn with_the_prior_a_restored_learner_continues_exactly_as_one_that_never_stopped
     let mut straight = Learner::with_trunk(config, concepts.clone(), trunk.clone(), device.clone()).unwrap();
     teach(&mut straight, 0);
     teach(&mut straight, 1);
-    let mut resumed = Learner::restore(&pollster::block_on(straight.snapshot()).unwrap(), concepts, Some(trunk), device).unwrap();
+    let mut resumed =
+        Learner::restore(&pollster::block_on(straight.snapshot()).unwrap(), concepts, Some(trunk), device).unwrap();
     let (a, b) = (teach(&mut straight, 2), teach(&mut resumed, 2));
     assert!(a.iter().all(|l| l.is_finite()));
     assert_eq!(a, b, "training after a restore differs");

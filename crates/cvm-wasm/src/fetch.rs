@@ -24,7 +24,11 @@ fn report(on_progress: Option<&Function>, what: &str, loaded: usize, total: Opti
 pub async fn load(source: &JsValue, what: &str, on_progress: Option<&Function>) -> Result<Vec<u8>> {
     // A buffer transferred elsewhere (to a worker, by `structuredClone`) reads as zero bytes; building a view of it
     // would throw past the façade.
-    let empty = || Error::msg(format!("{what}: the bytes are empty — an ArrayBuffer transferred to a worker or by structuredClone is detached and empty here: pass a copy"));
+    let empty = || {
+        Error::msg(format!(
+            "{what}: the bytes are empty — an ArrayBuffer transferred to a worker or by structuredClone is detached and empty here: pass a copy"
+        ))
+    };
     if let Some(bytes) = source.dyn_ref::<Uint8Array>() {
         return if bytes.byte_length() == 0 { Err(empty()) } else { Ok(bytes.to_vec()) };
     }
@@ -35,9 +39,11 @@ pub async fn load(source: &JsValue, what: &str, on_progress: Option<&Function>) 
         return Err(Error::msg(format!("{what}: expected a URL string, Uint8Array or ArrayBuffer")));
     };
     let fetch: Function = Reflect::get(&js_sys::global(), &"fetch".into()).map_err(Error::js)?.unchecked_into();
-    let response = JsFuture::from(fetch.call1(&JsValue::NULL, &url.clone().into()).map_err(Error::js)?.unchecked_into::<js_sys::Promise>())
-        .await
-        .map_err(|e| Error::msg(format!("{what}: cannot fetch {url}: {}", Error::js(e))))?;
+    let response = JsFuture::from(
+        fetch.call1(&JsValue::NULL, &url.clone().into()).map_err(Error::js)?.unchecked_into::<js_sys::Promise>(),
+    )
+    .await
+    .map_err(|e| Error::msg(format!("{what}: cannot fetch {url}: {}", Error::js(e))))?;
     let response: Response = response.unchecked_into();
     if !response.ok() {
         return Err(Error::msg(format!("{what}: fetching {url} answered HTTP {}", response.status())));
@@ -50,7 +56,9 @@ pub async fn load(source: &JsValue, what: &str, on_progress: Option<&Function>) 
     let mut bytes = Vec::with_capacity(total.unwrap_or(0).min(MAX_BYTES));
     report(on_progress, what, 0, total);
     loop {
-        let chunk = JsFuture::from(reader.read()).await.map_err(|e| Error::msg(format!("{what}: reading {url}: {}", Error::js(e))))?;
+        let chunk = JsFuture::from(reader.read())
+            .await
+            .map_err(|e| Error::msg(format!("{what}: reading {url}: {}", Error::js(e))))?;
         if Reflect::get(&chunk, &"done".into()).map_err(Error::js)?.as_bool() == Some(true) {
             break;
         }

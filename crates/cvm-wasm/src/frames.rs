@@ -39,30 +39,56 @@ impl Frames {
                 "unsupported image: pass ImageData, ImageBitmap, an <img>, <video> or <canvas> element, an OffscreenCanvas, or RGBA bytes (Uint8Array) with width and height",
             ));
         }
-        let w = number(image, "videoWidth").or_else(|| number(image, "naturalWidth")).or_else(|| number(image, "width"));
-        let h = number(image, "videoHeight").or_else(|| number(image, "naturalHeight")).or_else(|| number(image, "height"));
+        let w =
+            number(image, "videoWidth").or_else(|| number(image, "naturalWidth")).or_else(|| number(image, "width"));
+        let h =
+            number(image, "videoHeight").or_else(|| number(image, "naturalHeight")).or_else(|| number(image, "height"));
         let (Some(w), Some(h)) = (w, h) else {
-            return Err(Error::msg("the image has no size yet (a video that has not started, an image still loading?)"));
+            return Err(Error::msg(
+                "the image has no size yet (a video that has not started, an image still loading?)",
+            ));
         };
         let (_, ctx, _) = self.canvas(side)?;
         let crop = w.min(h) as f64;
         let (sx, sy) = ((w as f64 - crop) / 2.0, (h as f64 - crop) / 2.0);
         let source = image.unchecked_ref::<web_sys::HtmlCanvasElement>();
-        ctx.draw_image_with_html_canvas_element_and_sw_and_sh_and_dx_and_dy_and_dw_and_dh(source, sx, sy, crop, crop, 0.0, 0.0, side as f64, side as f64)
-            .map_err(|e| Error::msg(format!("cannot draw the image: {}", Error::js(e))))?;
+        ctx.draw_image_with_html_canvas_element_and_sw_and_sh_and_dx_and_dy_and_dw_and_dh(
+            source,
+            sx,
+            sy,
+            crop,
+            crop,
+            0.0,
+            0.0,
+            side as f64,
+            side as f64,
+        )
+        .map_err(|e| Error::msg(format!("cannot draw the image: {}", Error::js(e))))?;
         let data = ctx.get_image_data(0.0, 0.0, side as f64, side as f64).map_err(Error::js)?;
         let pixels: Uint8ClampedArray = Reflect::get(&data, &"data".into()).map_err(Error::js)?.unchecked_into();
         self.raw(pixels.length(), Some(side), Some(side), |out| pixels.copy_to(out))
     }
 
     /// [`Frames::read`], as a view of the buffer.
-    pub fn view(&mut self, image: &JsValue, width: Option<u32>, height: Option<u32>, side: u32) -> Result<ImageView<'_>> {
+    pub fn view(
+        &mut self,
+        image: &JsValue,
+        width: Option<u32>,
+        height: Option<u32>,
+        side: u32,
+    ) -> Result<ImageView<'_>> {
         let (w, h) = self.read(image, width, height, side)?;
         Ok(ImageView::new(w, h, PixelFormat::Rgba8, &self.rgba)?)
     }
 
     /// Checks the byte count against the size, then lets `copy` fill the reused buffer.
-    fn raw(&mut self, len: u32, width: Option<u32>, height: Option<u32>, copy: impl FnOnce(&mut [u8])) -> Result<(usize, usize)> {
+    fn raw(
+        &mut self,
+        len: u32,
+        width: Option<u32>,
+        height: Option<u32>,
+        copy: impl FnOnce(&mut [u8]),
+    ) -> Result<(usize, usize)> {
         let (Some(w), Some(h)) = (width, height) else {
             return Err(Error::msg("raw pixel bytes need width and height"));
         };

@@ -113,7 +113,17 @@ struct Settings {
 }
 
 impl Settings {
-    const KEYS: &[&str] = &["scale", "mappingWeight", "learningRate", "batchSize", "memory", "seed", "acceptRate", "conceptPrior", "inputSize"];
+    const KEYS: &[&str] = &[
+        "scale",
+        "mappingWeight",
+        "learningRate",
+        "batchSize",
+        "memory",
+        "seed",
+        "acceptRate",
+        "conceptPrior",
+        "inputSize",
+    ];
 
     /// `options.settings`, checked key by key (an error names the setting): absent or null is no settings.
     fn from_options(options: &JsValue) -> Result<Self> {
@@ -125,7 +135,10 @@ impl Settings {
         let real = |key: &str| -> Result<Option<f64>> {
             match get(&settings, key) {
                 v if v.is_undefined() => Ok(None),
-                v => v.as_f64().map(Some).ok_or_else(|| Error::msg(format!("settings.{key} must be a number, not {}", kind(&v)))),
+                v => v
+                    .as_f64()
+                    .map(Some)
+                    .ok_or_else(|| Error::msg(format!("settings.{key} must be a number, not {}", kind(&v)))),
             }
         };
         let whole = |key: &str| -> Result<Option<usize>> {
@@ -135,10 +148,13 @@ impl Settings {
                 None => Ok(None),
             }
         };
-        let concept_prior = match get(&settings, "conceptPrior") {
-            v if v.is_undefined() => None,
-            v => Some(v.as_bool().ok_or_else(|| Error::msg(format!("settings.conceptPrior must be true or false, not {}", kind(&v))))?),
-        };
+        let concept_prior =
+            match get(&settings, "conceptPrior") {
+                v if v.is_undefined() => None,
+                v => Some(v.as_bool().ok_or_else(|| {
+                    Error::msg(format!("settings.conceptPrior must be true or false, not {}", kind(&v)))
+                })?),
+            };
         Ok(Self {
             scale: real("scale")?.map(|x| x as f32),
             mapping_weight: real("mappingWeight")?.map(|x| x as f32),
@@ -208,9 +224,14 @@ pub async fn webgpu_device() -> Result<Device> {
         return Ok(device);
     }
     if !webgpu_reachable() {
-        return Err(Error::msg("WebGPU is not available here: this context has no navigator.gpu, or is neither a window nor a dedicated worker"));
+        return Err(Error::msg(
+            "WebGPU is not available here: this context has no navigator.gpu, or is neither a window nor a dedicated worker",
+        ));
     }
-    let device = Device::wgpu_options().init_async().await.map_err(|e| Error::msg(format!("WebGPU is not available here: {e}")))?;
+    let device = Device::wgpu_options()
+        .init_async()
+        .await
+        .map_err(|e| Error::msg(format!("WebGPU is not available here: {e}")))?;
     WEBGPU.with(|d| *d.borrow_mut() = Some(device.clone()));
     Ok(device)
 }
@@ -219,7 +240,8 @@ pub async fn webgpu_device() -> Result<Device> {
 /// a shared or service worker or Node, it panics), and only where the browser exposes `navigator.gpu`.
 fn webgpu_reachable() -> bool {
     let global = js_sys::global();
-    let scope = global.is_instance_of::<web_sys::Window>() || global.is_instance_of::<web_sys::DedicatedWorkerGlobalScope>();
+    let scope =
+        global.is_instance_of::<web_sys::Window>() || global.is_instance_of::<web_sys::DedicatedWorkerGlobalScope>();
     scope && !get(&get(&global, "navigator"), "gpu").is_undefined()
 }
 
@@ -237,14 +259,20 @@ async fn device(preference: &str) -> Result<(Device, &'static str)> {
 }
 
 fn get(object: &JsValue, key: &str) -> JsValue {
-    if object.is_object() { Reflect::get(object, &key.into()).unwrap_or(JsValue::UNDEFINED) } else { JsValue::UNDEFINED }
+    if object.is_object() {
+        Reflect::get(object, &key.into()).unwrap_or(JsValue::UNDEFINED)
+    } else {
+        JsValue::UNDEFINED
+    }
 }
 
 /// Resolves on the event loop's next task (`setTimeout(0)`), after whatever is queued before it.
 async fn next_task() {
     let promise = js_sys::Promise::new(&mut |resolve, _| {
         let global = js_sys::global();
-        if let Ok(set_timeout) = Reflect::get(&global, &"setTimeout".into()).and_then(|f| f.dyn_into::<Function>().map_err(JsValue::from)) {
+        if let Ok(set_timeout) =
+            Reflect::get(&global, &"setTimeout".into()).and_then(|f| f.dyn_into::<Function>().map_err(JsValue::from))
+        {
             let _ = set_timeout.call2(&global, &resolve, &0.into());
         } else {
             let _ = resolve.call0(&JsValue::NULL);
@@ -255,7 +283,13 @@ async fn next_task() {
 
 /// What a JS value is, for messages.
 fn kind(value: &JsValue) -> String {
-    if value.is_null() { "null".into() } else if js_sys::Array::is_array(value) { "an array".into() } else { value.js_typeof().as_string().unwrap_or_default() }
+    if value.is_null() {
+        "null".into()
+    } else if js_sys::Array::is_array(value) {
+        "an array".into()
+    } else {
+        value.js_typeof().as_string().unwrap_or_default()
+    }
 }
 
 /// Refuses anything but a plain object whose keys are all `known` (a typo names the closest known key).
@@ -266,7 +300,10 @@ fn check_keys(object: &JsValue, what: &str, known: &[&str]) -> Result<()> {
     for key in js_sys::Object::keys(object.unchecked_ref::<js_sys::Object>()).iter().filter_map(|k| k.as_string()) {
         if !known.contains(&key.as_str()) {
             let closest = known.iter().min_by_key(|k| strsim::levenshtein(k, &key)).expect("a known key");
-            return Err(Error::msg(format!("{what} has no `{key}` (did you mean `{closest}`?); it takes {}", known.join(", "))));
+            return Err(Error::msg(format!(
+                "{what} has no `{key}` (did you mean `{closest}`?); it takes {}",
+                known.join(", ")
+            )));
         }
     }
     Ok(())
@@ -351,7 +388,12 @@ fn busy() -> Error {
 impl Learner {
     fn wrap(learner: cvm::Learner, backend: &'static str) -> Self {
         let side = learner.config().student.input().size as u32;
-        Self { inner: Rc::new(RefCell::new(Inner { learner, frames: Frames::default() })), backend, stop: Rc::new(Cell::new(false)), side }
+        Self {
+            inner: Rc::new(RefCell::new(Inner { learner, frames: Frames::default() })),
+            backend,
+            stop: Rc::new(Cell::new(false)),
+            side,
+        }
     }
 
     fn borrow(&self) -> Result<RefMut<'_, Inner>> {
@@ -396,7 +438,11 @@ impl<'a> PredictionJs<'a> {
         let mut scores: Vec<ClassScore> = classes
             .iter()
             .enumerate()
-            .map(|(i, c)| ClassScore { label: &c.key, score: prediction.probabilities[i], similarity: prediction.similarities[i] })
+            .map(|(i, c)| ClassScore {
+                label: &c.key,
+                score: prediction.probabilities[i],
+                similarity: prediction.similarities[i],
+            })
             .collect();
         scores.sort_by(|a, b| b.score.total_cmp(&a.score));
         let (label, score) = (scores[0].label, scores[0].score);
@@ -419,17 +465,31 @@ struct RecognitionJs<'a> {
 
 impl Learner {
     /// One pass over a frame (see `recognise`), converted for JS: all of it, or only the ranking.
-    async fn recognition(&self, image: &JsValue, k: usize, width: Option<u32>, height: Option<u32>, only_ranking: bool) -> Result<JsValue> {
+    async fn recognition(
+        &self,
+        image: &JsValue,
+        k: usize,
+        width: Option<u32>,
+        height: Option<u32>,
+        only_ranking: bool,
+    ) -> Result<JsValue> {
         let inner = self.inner.clone();
         let mut inner = inner.try_borrow_mut().map_err(|_| busy())?;
         let inner = &mut *inner;
         let view = inner.frames.view(image, width, height, inner.side())?;
         let recognition = inner.learner.recognise(view, k).await?;
         let (classes, concepts) = (inner.learner.classes(), inner.learner.concepts());
-        let looks_like: Vec<ConceptMatch> = recognition.looks_like.iter().map(|&(i, similarity)| ConceptMatch { label: concepts.name(i), similarity }).collect();
+        let looks_like: Vec<ConceptMatch> = recognition
+            .looks_like
+            .iter()
+            .map(|&(i, similarity)| ConceptMatch { label: concepts.name(i), similarity })
+            .collect();
         match only_ranking {
             true => to_js(&looks_like),
-            false => to_js(&RecognitionJs { prediction: recognition.prediction.as_ref().map(|p| PredictionJs::new(classes, p)), looks_like }),
+            false => to_js(&RecognitionJs {
+                prediction: recognition.prediction.as_ref().map(|p| PredictionJs::new(classes, p)),
+                looks_like,
+            }),
         }
     }
 }
@@ -453,7 +513,10 @@ impl Learner {
     /// backend, and settings that replace the saved ones (all but `inputSize` and `conceptPrior`, which the
     /// saved learner's parameters fix).
     #[wasm_bindgen(unchecked_return_type = "Learner")]
-    pub async fn load(bytes: &[u8], #[wasm_bindgen(unchecked_param_type = "LearnerOptions")] options: JsValue) -> Result<Learner> {
+    pub async fn load(
+        bytes: &[u8],
+        #[wasm_bindgen(unchecked_param_type = "LearnerOptions")] options: JsValue,
+    ) -> Result<Learner> {
         // A file that is no snapshot, or settings that are no settings, are refused before the blobs are fetched.
         cvm::Learner::unseal(bytes)?;
         let settings = Settings::from_options(&options)?;
@@ -461,7 +524,9 @@ impl Learner {
         let mut learner = cvm::Learner::restore(bytes, o.concepts, o.trunk, o.device)?;
         let side = learner.config().student.input().size;
         if settings.input_size.is_some_and(|size| size != side) {
-            return Err(Error::msg(format!("settings.inputSize cannot change for a saved learner: it takes {side}×{side} frames")));
+            return Err(Error::msg(format!(
+                "settings.inputSize cannot change for a saved learner: it takes {side}×{side} frames"
+            )));
         }
         let config = settings.over(learner.config().clone());
         learner.reconfigure(config)?;
@@ -509,7 +574,11 @@ impl Learner {
     }
 
     /// Vocabulary names closest in spelling to `text` (autocomplete, suggestions).
-    pub fn suggest(&self, #[wasm_bindgen(unchecked_param_type = "string")] text: JsValue, k: usize) -> Result<Vec<String>> {
+    pub fn suggest(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] text: JsValue,
+        k: usize,
+    ) -> Result<Vec<String>> {
         let text = string(&text, "the text to complete")?;
         Ok(self.borrow()?.learner.concepts().suggest(&text, k.min(50)))
     }
@@ -556,15 +625,22 @@ impl Learner {
     /// held it. What training already learnt from it fades with later training.
     #[wasm_bindgen(js_name = removeExample)]
     pub fn remove_example(&self, #[wasm_bindgen(unchecked_param_type = "number")] id: JsValue) -> Result<bool> {
-        let id = id.as_f64().filter(|id| *id >= 0.0 && *id <= u32::MAX as f64 && id.fract() == 0.0).ok_or_else(|| {
-            Error::msg(format!("an example id is a whole number from addExample, not {}", id.as_f64().map_or_else(|| kind(&id), |v| v.to_string())))
-        })?;
+        let id =
+            id.as_f64().filter(|id| *id >= 0.0 && *id <= u32::MAX as f64 && id.fract() == 0.0).ok_or_else(|| {
+                Error::msg(format!(
+                    "an example id is a whole number from addExample, not {}",
+                    id.as_f64().map_or_else(|| kind(&id), |v| v.to_string())
+                ))
+            })?;
         Ok(self.borrow()?.learner.remove_example(id as u32))
     }
 
     /// Ids of the examples of a class the learner holds (not yet trained on, or kept in its replay memory).
     #[wasm_bindgen(unchecked_return_type = "number[]")]
-    pub fn examples(&self, #[wasm_bindgen(unchecked_param_type = "string | number")] label: JsValue) -> Result<JsValue> {
+    pub fn examples(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string | number")] label: JsValue,
+    ) -> Result<JsValue> {
         let inner = self.borrow()?;
         let index = Self::class_by_label(&inner.learner, &label)?;
         to_js(&inner.learner.example_ids(index))
@@ -572,8 +648,12 @@ impl Learner {
 
     /// Trains on the new examples plus replay; resolves with the losses and batch accuracy.
     #[wasm_bindgen(unchecked_return_type = "TrainReport")]
-    pub async fn train(&self, #[wasm_bindgen(unchecked_param_type = "TrainOptions")] options: Option<JsValue>) -> Result<JsValue> {
-        let options = options.filter(|o| !o.is_undefined() && !o.is_null()).unwrap_or_else(|| js_sys::Object::new().into());
+    pub async fn train(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "TrainOptions")] options: Option<JsValue>,
+    ) -> Result<JsValue> {
+        let options =
+            options.filter(|o| !o.is_undefined() && !o.is_null()).unwrap_or_else(|| js_sys::Object::new().into());
         check_keys(&options, "train options", &["steps", "reportEvery", "onProgress"])?;
         let steps = number(&options, "steps")?.unwrap_or(50.0);
         let every = number(&options, "reportEvery")?.unwrap_or(5.0);
@@ -612,7 +692,12 @@ impl Learner {
 
     /// Scores a frame against the known classes.
     #[wasm_bindgen(unchecked_return_type = "Prediction")]
-    pub async fn predict(&self, #[wasm_bindgen(unchecked_param_type = "ImageSource")] image: JsValue, width: Option<u32>, height: Option<u32>) -> Result<JsValue> {
+    pub async fn predict(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "ImageSource")] image: JsValue,
+        width: Option<u32>,
+        height: Option<u32>,
+    ) -> Result<JsValue> {
         let inner = self.inner.clone();
         let mut inner = inner.try_borrow_mut().map_err(|_| busy())?;
         let inner = &mut *inner;
@@ -623,21 +708,38 @@ impl Learner {
 
     /// The `k` vocabulary concepts the frame looks most like ("looks like …").
     #[wasm_bindgen(js_name = rankVocabulary, unchecked_return_type = "ConceptMatch[]")]
-    pub async fn rank_vocabulary(&self, #[wasm_bindgen(unchecked_param_type = "ImageSource")] image: JsValue, k: usize, width: Option<u32>, height: Option<u32>) -> Result<JsValue> {
+    pub async fn rank_vocabulary(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "ImageSource")] image: JsValue,
+        k: usize,
+        width: Option<u32>,
+        height: Option<u32>,
+    ) -> Result<JsValue> {
         self.recognition(&image, k.clamp(1, 100), width, height, true).await
     }
 
     /// Everything a live view shows, from one pass over the frame: the prediction among the classes (`null`
     /// before the first class) and the `k` concepts it looks most like (none when `k` is 0).
     #[wasm_bindgen(unchecked_return_type = "Recognition")]
-    pub async fn recognise(&self, #[wasm_bindgen(unchecked_param_type = "ImageSource")] image: JsValue, k: usize, width: Option<u32>, height: Option<u32>) -> Result<JsValue> {
+    pub async fn recognise(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "ImageSource")] image: JsValue,
+        k: usize,
+        width: Option<u32>,
+        height: Option<u32>,
+    ) -> Result<JsValue> {
         self.recognition(&image, k.min(100), width, height, false).await
     }
 
     /// What the learner stores of a frame (with a pretrained student, its trunk features), for `classAccuracy`
     /// and `conceptMap`: the frame's expensive part is done once, however often it is measured again.
     #[wasm_bindgen(unchecked_return_type = "Float32Array")]
-    pub async fn encode(&self, #[wasm_bindgen(unchecked_param_type = "ImageSource")] image: JsValue, width: Option<u32>, height: Option<u32>) -> Result<Vec<f32>> {
+    pub async fn encode(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "ImageSource")] image: JsValue,
+        width: Option<u32>,
+        height: Option<u32>,
+    ) -> Result<Vec<f32>> {
         let inner = self.inner.clone();
         let mut inner = inner.try_borrow_mut().map_err(|_| busy())?;
         let inner = &mut *inner;
@@ -649,7 +751,11 @@ impl Learner {
     /// guess), in one batched pass: `{ label: fraction }` for every class with frames. `samples` are `encode`
     /// results laid end to end; `labels` name one class per frame.
     #[wasm_bindgen(js_name = classAccuracy, unchecked_return_type = "Record<string, number>")]
-    pub async fn class_accuracy(&self, samples: &[f32], #[wasm_bindgen(unchecked_param_type = "(string | number)[]")] labels: Vec<JsValue>) -> Result<JsValue> {
+    pub async fn class_accuracy(
+        &self,
+        samples: &[f32],
+        #[wasm_bindgen(unchecked_param_type = "(string | number)[]")] labels: Vec<JsValue>,
+    ) -> Result<JsValue> {
         let inner = self.inner.clone();
         let mut inner = inner.try_borrow_mut().map_err(|_| busy())?;
         let indices = labels.iter().map(|l| Self::class_by_label(&inner.learner, l)).collect::<Result<Vec<_>>>()?;
@@ -657,7 +763,8 @@ impl Learner {
         let result = js_sys::Object::new();
         for (class, value) in inner.learner.classes().iter().zip(accuracy) {
             if let Some(value) = value {
-                Reflect::set(&result, &class.key.as_str().into(), &value.into()).map_err(|_| Error::msg("could not build the result"))?;
+                Reflect::set(&result, &class.key.as_str().into(), &value.into())
+                    .map_err(|_| Error::msg("could not build the result"))?;
             }
         }
         Ok(result.into())
@@ -690,7 +797,10 @@ impl Learner {
             }
             samples
         } else {
-            return Err(Error::msg(format!("the frames of a concept map are an array of images or a Float32Array of encoded frames, not {}", kind(&frames))));
+            return Err(Error::msg(format!(
+                "the frames of a concept map are an array of images or a Float32Array of encoded frames, not {}",
+                kind(&frames)
+            )));
         };
         to_js(&inner.learner.concept_map(&samples, &labels, neighbours).await?)
     }

@@ -40,7 +40,9 @@ fn field(v: &JsValue, key: &str) -> JsValue {
 }
 
 async fn learner(backend: &str) -> Learner {
-    Learner::create(options(backend, &synthetic::concept_blob())).await.unwrap_or_else(|e| panic!("create on {backend}: {e:?}"))
+    Learner::create(options(backend, &synthetic::concept_blob()))
+        .await
+        .unwrap_or_else(|e| panic!("create on {backend}: {e:?}"))
 }
 
 async fn teach(learner: &Learner, examples: usize, steps: u32) {
@@ -124,7 +126,11 @@ async fn snapshot_round_trip(backend: &str) {
         let image = frame(c, &mut rng);
         let a = learner.predict(image.clone(), Some(SIDE), Some(SIDE)).await.unwrap();
         let b = restored.predict(image, Some(SIDE), Some(SIDE)).await.unwrap();
-        assert_eq!(js_sys::JSON::stringify(&a).unwrap(), js_sys::JSON::stringify(&b).unwrap(), "{backend}: prediction changed");
+        assert_eq!(
+            js_sys::JSON::stringify(&a).unwrap(),
+            js_sys::JSON::stringify(&b).unwrap(),
+            "{backend}: prediction changed"
+        );
     }
 }
 
@@ -153,7 +159,10 @@ async fn load_applies_the_settings_it_is_given() {
     assert_eq!(setting(&restored, "learningRate"), 0.01);
     assert!((setting(&restored, "acceptRate") - 0.8).abs() < 1e-6);
     assert_eq!(setting(&restored, "batchSize"), 16.0, "a setting not given keeps its saved value");
-    let counts: Vec<f64> = js_sys::Array::from(&restored.classes().unwrap()).iter().map(|c| field(&c, "examples").as_f64().unwrap()).collect();
+    let counts: Vec<f64> = js_sys::Array::from(&restored.classes().unwrap())
+        .iter()
+        .map(|c| field(&c, "examples").as_f64().unwrap())
+        .collect();
     assert_eq!(counts, [5.0, 5.0, 5.0], "a smaller memory keeps the classes balanced");
 
     for (given, expected) in [
@@ -194,11 +203,27 @@ async fn bad_input_rejects_with_errors_and_the_learner_survives() {
     let err = message(learner.add_class("kitten".into()).err().unwrap().into());
     assert!(err.contains("not in the concept vocabulary"), "{err}");
     learner.add_class("cat".into()).unwrap();
-    let err = message(learner.add_example("dog".into(), frame(0, &mut StdRng::seed_from_u64(0)), Some(SIDE), Some(SIDE)).await.err().unwrap().into());
+    let err = message(
+        learner
+            .add_example("dog".into(), frame(0, &mut StdRng::seed_from_u64(0)), Some(SIDE), Some(SIDE))
+            .await
+            .err()
+            .unwrap()
+            .into(),
+    );
     assert!(err.contains("no class named \"dog\""), "{err}");
-    let err = message(learner.add_example("cat".into(), frame(0, &mut StdRng::seed_from_u64(0)), Some(SIDE + 1), Some(SIDE)).await.err().unwrap().into());
+    let err = message(
+        learner
+            .add_example("cat".into(), frame(0, &mut StdRng::seed_from_u64(0)), Some(SIDE + 1), Some(SIDE))
+            .await
+            .err()
+            .unwrap()
+            .into(),
+    );
     assert!(err.contains("RGBA needs"), "{err}");
-    let err = message(learner.add_example("cat".into(), JsValue::from_str("not an image"), None, None).await.err().unwrap().into());
+    let err = message(
+        learner.add_example("cat".into(), JsValue::from_str("not an image"), None, None).await.err().unwrap().into(),
+    );
     assert!(err.contains("unsupported image"), "{err}");
     let err = message(Learner::load(&[1, 2, 3], options("cpu", &blob)).await.err().unwrap().into());
     assert!(err.contains("not a snapshot"), "{err}");
@@ -253,7 +278,10 @@ async fn arguments_of_the_wrong_kind_are_errors_not_traps() {
     assert!(err.contains("at most 100 characters"), "{err}");
     assert!(learner.suggest(JsValue::from(7.0), 5).is_err());
     learner.add_class("cat".into()).unwrap();
-    let id = learner.add_example("cat".into(), frame(0, &mut StdRng::seed_from_u64(0)), Some(SIDE), Some(SIDE)).await.unwrap();
+    let id = learner
+        .add_example("cat".into(), frame(0, &mut StdRng::seed_from_u64(0)), Some(SIDE), Some(SIDE))
+        .await
+        .unwrap();
     for bad in [JsValue::NULL, JsValue::UNDEFINED, JsValue::from_str("0")] {
         let err = message(learner.remove_example(bad).err().unwrap().into());
         assert!(err.contains("example id"), "{err}");
@@ -277,7 +305,8 @@ async fn arguments_of_the_wrong_kind_are_errors_not_traps() {
     };
     let err = message(Learner::create(options("backend", 5.0.into())).await.err().unwrap().into());
     assert!(err.contains("backend must be a string"), "{err}");
-    let err = message(Learner::create(options("settings", with("lerningRate", 50.0.into()))).await.err().unwrap().into());
+    let err =
+        message(Learner::create(options("settings", with("lerningRate", 50.0.into()))).await.err().unwrap().into());
     assert!(err.contains("did you mean `learningRate`?"), "{err}");
     let err = message(Learner::create(options("settings", js_sys::Array::new().into())).await.err().unwrap().into());
     assert!(err.contains("settings must be an object"), "{err}");
@@ -288,7 +317,8 @@ async fn arguments_of_the_wrong_kind_are_errors_not_traps() {
     let buffer = view.buffer();
     let transfer = Object::new();
     Reflect::set(&transfer, &"transfer".into(), &js_sys::Array::of1(&buffer)).unwrap();
-    let structured_clone: js_sys::Function = Reflect::get(&js_sys::global(), &"structuredClone".into()).unwrap().unchecked_into();
+    let structured_clone: js_sys::Function =
+        Reflect::get(&js_sys::global(), &"structuredClone".into()).unwrap().unchecked_into();
     structured_clone.call2(&JsValue::NULL, &buffer, &transfer).unwrap();
     for detached in [JsValue::from(buffer), view.into()] {
         let err = message(Learner::create(options("concepts", detached)).await.err().unwrap().into());
@@ -378,7 +408,8 @@ async fn one_pass_per_frame_and_held_out_frames_measured_from_their_encoding() {
     // The concept map takes encoded frames as well as images.
     let names: Vec<String> = (0..9).map(|i| synthetic::NAMES[i % 3].to_string()).collect();
     let map = learner.concept_map(js_sys::Float32Array::from(&samples[..]).into(), names, 1).await.unwrap();
-    let samples_on_map = js_sys::Array::from(&map).iter().filter(|p| field(p, "kind").as_string().as_deref() == Some("sample")).count();
+    let samples_on_map =
+        js_sys::Array::from(&map).iter().filter(|p| field(p, "kind").as_string().as_deref() == Some("sample")).count();
     assert_eq!(samples_on_map, 9);
     assert!(learner.concept_map(JsValue::from(5), vec![], 1).await.is_err());
 }

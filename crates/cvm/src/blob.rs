@@ -25,7 +25,13 @@ pub struct ParsedBlob<'a> {
 
 /// Parses a safetensors blob after checking its header size against `header_cap`, and checks that its
 /// metadata names `format` at a version ≤ `supported`.
-pub fn parse<'a>(bytes: &'a [u8], what: &'static str, format: &str, supported: u32, header_cap: u64) -> Result<ParsedBlob<'a>> {
+pub fn parse<'a>(
+    bytes: &'a [u8],
+    what: &'static str,
+    format: &str,
+    supported: u32,
+    header_cap: u64,
+) -> Result<ParsedBlob<'a>> {
     let Some(prefix) = bytes.get(..8) else {
         return Err(CvmError::blob(what, format!("only {} bytes: truncated or empty", bytes.len())));
     };
@@ -34,7 +40,10 @@ pub fn parse<'a>(bytes: &'a [u8], what: &'static str, format: &str, supported: u
         return Err(CvmError::blob(what, format!("header of {header} bytes exceeds the {header_cap}-byte cap")));
     }
     if header + 8 > bytes.len() as u64 {
-        return Err(CvmError::blob(what, format!("header claims {header} bytes but the blob has {}: truncated", bytes.len())));
+        return Err(CvmError::blob(
+            what,
+            format!("header claims {header} bytes but the blob has {}: truncated", bytes.len()),
+        ));
     }
     let invalid = |e: safetensors::SafeTensorError| CvmError::blob(what, format!("not a valid safetensors file ({e})"));
     let (_, raw) = SafeTensors::read_metadata(bytes).map_err(invalid)?;
@@ -71,7 +80,10 @@ impl ParsedBlob<'_> {
     pub fn f32_tensor(&self, name: &str, shape: &[usize]) -> Result<Vec<f32>> {
         let view = self.tensor(name)?;
         if view.shape() != shape {
-            return Err(CvmError::blob(self.what, format!("tensor `{name}` has shape {:?}, expected {shape:?}", view.shape())));
+            return Err(CvmError::blob(
+                self.what,
+                format!("tensor `{name}` has shape {:?}, expected {shape:?}", view.shape()),
+            ));
         }
         read_f32(&view, self.what, name)
     }
@@ -86,8 +98,10 @@ impl ParsedBlob<'_> {
 
     /// A metadata field deserialised into `T`.
     pub fn field<T: serde::de::DeserializeOwned>(&self, key: &str) -> Result<T> {
-        let value = self.metadata.get(key).ok_or_else(|| CvmError::blob(self.what, format!("metadata has no \"{key}\"")))?;
-        serde_json::from_value(value.clone()).map_err(|e| CvmError::blob(self.what, format!("metadata \"{key}\" is malformed ({e})")))
+        let value =
+            self.metadata.get(key).ok_or_else(|| CvmError::blob(self.what, format!("metadata has no \"{key}\"")))?;
+        serde_json::from_value(value.clone())
+            .map_err(|e| CvmError::blob(self.what, format!("metadata \"{key}\" is malformed ({e})")))
     }
 }
 
@@ -96,9 +110,18 @@ pub fn read_f32(view: &TensorView<'_>, what: &'static str, name: &str) -> Result
     let data = view.data();
     let values: Vec<f32> = match view.dtype() {
         Dtype::F32 => data.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes"))).collect(),
-        Dtype::F16 => data.chunks_exact(2).map(|c| half::f16::from_le_bytes(c.try_into().expect("2 bytes")).to_f32()).collect(),
-        Dtype::BF16 => data.chunks_exact(2).map(|c| half::bf16::from_le_bytes(c.try_into().expect("2 bytes")).to_f32()).collect(),
-        other => return Err(CvmError::blob(what, format!("tensor `{name}` has dtype {other:?}; expected F32, F16 or BF16"))),
+        Dtype::F16 => {
+            data.chunks_exact(2).map(|c| half::f16::from_le_bytes(c.try_into().expect("2 bytes")).to_f32()).collect()
+        }
+        Dtype::BF16 => {
+            data.chunks_exact(2).map(|c| half::bf16::from_le_bytes(c.try_into().expect("2 bytes")).to_f32()).collect()
+        }
+        other => {
+            return Err(CvmError::blob(
+                what,
+                format!("tensor `{name}` has dtype {other:?}; expected F32, F16 or BF16"),
+            ));
+        }
     };
     if let Some(i) = values.iter().position(|v| !v.is_finite()) {
         return Err(CvmError::blob(what, format!("tensor `{name}` has a non-finite value at flat index {i}")));
@@ -116,7 +139,12 @@ pub struct OwnedTensor {
 
 impl OwnedTensor {
     pub fn f32(name: impl Into<String>, shape: Vec<usize>, values: &[f32]) -> Self {
-        Self { name: name.into(), dtype: Dtype::F32, shape, bytes: values.iter().flat_map(|v| v.to_le_bytes()).collect() }
+        Self {
+            name: name.into(),
+            dtype: Dtype::F32,
+            shape,
+            bytes: values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+        }
     }
 
     pub fn f16(name: impl Into<String>, shape: Vec<usize>, values: &[f32]) -> Self {
@@ -129,7 +157,12 @@ impl OwnedTensor {
     }
 
     pub fn u32(name: impl Into<String>, shape: Vec<usize>, values: &[u32]) -> Self {
-        Self { name: name.into(), dtype: Dtype::U32, shape, bytes: values.iter().flat_map(|v| v.to_le_bytes()).collect() }
+        Self {
+            name: name.into(),
+            dtype: Dtype::U32,
+            shape,
+            bytes: values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+        }
     }
 }
 
@@ -146,5 +179,6 @@ pub fn write(format: &str, version: u32, mut metadata: Metadata, tensors: &[Owne
                 .map_err(|e| CvmError::arg(format!("tensor `{}`: {e}", t.name)))
         })
         .collect::<Result<Vec<_>>>()?;
-    safetensors::serialize(views, Some(HashMap::from([(METADATA_KEY.to_string(), json)]))).map_err(|e| CvmError::arg(e.to_string()))
+    safetensors::serialize(views, Some(HashMap::from([(METADATA_KEY.to_string(), json)])))
+        .map_err(|e| CvmError::arg(e.to_string()))
 }

@@ -25,7 +25,10 @@ pub const MAX_NAME_CHARS: usize = 100;
 /// Names longer than [`MAX_NAME_CHARS`] are refused before any work is spent on them.
 pub fn check_name_length(name: &str) -> Result<()> {
     if name.chars().nth(MAX_NAME_CHARS).is_some() {
-        return Err(CvmError::arg(format!("a name is at most {MAX_NAME_CHARS} characters, got {}", name.chars().count())));
+        return Err(CvmError::arg(format!(
+            "a name is at most {MAX_NAME_CHARS} characters, got {}",
+            name.chars().count()
+        )));
     }
     Ok(())
 }
@@ -237,7 +240,11 @@ impl ConceptBlob {
     pub fn to_bytes(&self, dtype: BlobDtype) -> Result<Vec<u8>> {
         let n = self.names.len();
         if self.dim == 0 || self.embeddings.len() != n * self.dim {
-            return Err(CvmError::arg(format!("{n} names × {} dims does not match {} values", self.dim, self.embeddings.len())));
+            return Err(CvmError::arg(format!(
+                "{n} names × {} dims does not match {} values",
+                self.dim,
+                self.embeddings.len()
+            )));
         }
         let mut metadata = self.metadata.clone();
         metadata.insert("names".into(), Value::from(self.names.clone()));
@@ -298,7 +305,9 @@ mod tests {
     fn unknown_name_suggests() {
         let space = ConceptSpace::from_bytes(&sample_blob().to_bytes(BlobDtype::F32).unwrap()).unwrap();
         match space.lookup("dogg") {
-            Err(CvmError::UnknownConcept { suggestions, .. }) => assert_eq!(suggestions.first().map(String::as_str), Some("dog")),
+            Err(CvmError::UnknownConcept { suggestions, .. }) => {
+                assert_eq!(suggestions.first().map(String::as_str), Some("dog"))
+            }
             other => panic!("expected UnknownConcept, got {other:?}"),
         }
         let msg = space.lookup("mug").unwrap_err().to_string();

@@ -43,11 +43,7 @@ pub enum CvmError {
 }
 
 fn suggestion_text(suggestions: &[String]) -> String {
-    if suggestions.is_empty() {
-        String::new()
-    } else {
-        format!("; did you mean: {}?", suggestions.join(", "))
-    }
+    if suggestions.is_empty() { String::new() } else { format!("; did you mean: {}?", suggestions.join(", ")) }
 }
 
 impl CvmError {

@@ -132,7 +132,12 @@ impl AxisTaps {
         let scale = src_len as f32 / dst_len as f32;
         let support = scale.max(1.0);
         let stride = (2.0 * support).ceil() as usize + 1;
-        let mut taps = Self { start: Vec::with_capacity(dst_len), len: Vec::with_capacity(dst_len), weights: vec![0.0; dst_len * stride], stride };
+        let mut taps = Self {
+            start: Vec::with_capacity(dst_len),
+            len: Vec::with_capacity(dst_len),
+            weights: vec![0.0; dst_len * stride],
+            stride,
+        };
         for i in 0..dst_len {
             let centre = (i as f32 + 0.5) * scale;
             let lo = ((centre - support).floor().max(0.0)) as usize;
@@ -284,7 +289,10 @@ mod tests {
             }
         }
         let img = ImageView::new(6, 4, PixelFormat::Rgba8, &data).unwrap();
-        let out = Preprocessor::new(InputSpec { normalization: Normalization::Centered, ..spec(3, 8) }).unwrap().to_vec(img).unwrap();
+        let out = Preprocessor::new(InputSpec { normalization: Normalization::Centered, ..spec(3, 8) })
+            .unwrap()
+            .to_vec(img)
+            .unwrap();
         let expected = (100.0 - 127.0) / 128.0;
         assert!(out.iter().all(|v| (v - expected).abs() < 1e-5), "{out:?}");
     }

@@ -15,7 +15,7 @@ use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use burn::tensor::activation::softmax;
-use burn::tensor::{Transaction, TensorData};
+use burn::tensor::{TensorData, Transaction};
 use rand::{RngExt, SeedableRng, rngs::StdRng, seq::SliceRandom};
 use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
@@ -79,11 +79,23 @@ impl LearnerConfig {
         self.student.validate()?;
         let check = |ok: bool, msg: String| if ok { Ok(()) } else { Err(CvmError::arg(msg)) };
         self.objective.validate().map_err(CvmError::arg)?;
-        check(self.learning_rate.is_finite() && self.learning_rate > 0.0 && self.learning_rate <= 1.0, format!("learning rate must be in (0, 1], got {}", self.learning_rate))?;
-        check((1..=1024).contains(&self.batch_size), format!("batch size must be in 1..=1024, got {}", self.batch_size))?;
+        check(
+            self.learning_rate.is_finite() && self.learning_rate > 0.0 && self.learning_rate <= 1.0,
+            format!("learning rate must be in (0, 1], got {}", self.learning_rate),
+        )?;
+        check(
+            (1..=1024).contains(&self.batch_size),
+            format!("batch size must be in 1..=1024, got {}", self.batch_size),
+        )?;
         check(self.memory <= 1_000_000, format!("memory budget must be at most 1000000 samples, got {}", self.memory))?;
-        check(self.accept_rate > 0.0 && self.accept_rate <= 1.0, format!("accept rate must be in (0, 1], got {}", self.accept_rate))?;
-        check(!self.concept_prior || self.student.has_trunk(), "the concept prior needs the pretrained trunk (an adapter student)".into())
+        check(
+            self.accept_rate > 0.0 && self.accept_rate <= 1.0,
+            format!("accept rate must be in (0, 1], got {}", self.accept_rate),
+        )?;
+        check(
+            !self.concept_prior || self.student.has_trunk(),
+            "the concept prior needs the pretrained trunk (an adapter student)".into(),
+        )
     }
 
     /// Values the replay memory keeps per sample: the sample, then (with score replay) its scores.
@@ -241,18 +253,29 @@ impl Learner {
 
     /// A fresh learner whose adapter student sits on `trunk`; `config.student` must be an adapter with the
     /// trunk's input (see [`StudentConfig::adapter`]).
-    pub fn with_trunk(config: LearnerConfig, concepts: Arc<ConceptSpace>, trunk: Trunk, device: Device) -> Result<Self> {
+    pub fn with_trunk(
+        config: LearnerConfig,
+        concepts: Arc<ConceptSpace>,
+        trunk: Trunk,
+        device: Device,
+    ) -> Result<Self> {
         Self::create(config, concepts, Some(trunk), device)
     }
 
-    fn create(config: LearnerConfig, concepts: Arc<ConceptSpace>, trunk: Option<Trunk>, device: Device) -> Result<Self> {
+    fn create(
+        config: LearnerConfig,
+        concepts: Arc<ConceptSpace>,
+        trunk: Option<Trunk>,
+        device: Device,
+    ) -> Result<Self> {
         config.validate()?;
         let mut student = params::seeded_init(Student::new(&config.student, concepts.dim(), &device), config.seed);
         if config.concept_prior {
             // The learner starts exactly at the prior; training learns the corrections.
             let weight = student.projection.weight.val().zeros_like();
             student.projection.weight = burn::module::Param::from_tensor(weight);
-            student.projection.bias = student.projection.bias.map(|b| burn::module::Param::from_tensor(b.val().zeros_like()));
+            student.projection.bias =
+                student.projection.bias.map(|b| burn::module::Param::from_tensor(b.val().zeros_like()));
         }
         let head = (config.head == HeadKind::Linear).then(|| LinearHead::new(concepts.dim(), 16, &device));
         Self::assemble(config, concepts, trunk, device, student, head)
@@ -270,7 +293,11 @@ impl Learner {
             (None, true) => return Err(CvmError::arg("this student needs a pretrained trunk: load a student blob")),
             (Some(_), false) => return Err(CvmError::arg("a trunk was given, but the student trains from scratch")),
             (Some(t), true) if t.input() != *config.student.input() => {
-                return Err(CvmError::arg(format!("the trunk takes {:?}, the student config says {:?}", t.input(), config.student.input())));
+                return Err(CvmError::arg(format!(
+                    "the trunk takes {:?}, the student config says {:?}",
+                    t.input(),
+                    config.student.input()
+                )));
             }
             _ => {}
         }
@@ -407,7 +434,10 @@ impl Learner {
             let weight = head.weight.val().select(1, idx.clone()).detach();
             let bias = head.bias.val().select(0, idx).detach();
             let _ = dim;
-            self.head = Some(LinearHead { weight: burn::module::Param::from_tensor(weight), bias: burn::module::Param::from_tensor(bias) });
+            self.head = Some(LinearHead {
+                weight: burn::module::Param::from_tensor(weight),
+                bias: burn::module::Param::from_tensor(bias),
+            });
         }
         self.refresh_head();
         Ok(())
@@ -532,7 +562,12 @@ impl Learner {
     /// trains on the browser's thread yields to its event loop there, so a Stop can arrive. Whether stopped or
     /// not, the current experience then moves into replay memory, and the network as it stands becomes the
     /// previous model of the next experience.
-    pub async fn train_with_progress<F: std::future::Future<Output = bool>>(&mut self, steps: usize, report_every: usize, mut on_progress: impl FnMut(&TrainReport) -> F) -> Result<TrainReport> {
+    pub async fn train_with_progress<F: std::future::Future<Output = bool>>(
+        &mut self,
+        steps: usize,
+        report_every: usize,
+        mut on_progress: impl FnMut(&TrainReport) -> F,
+    ) -> Result<TrainReport> {
         if self.classes.is_empty() {
             return Err(CvmError::NotReady("add a class and some examples before training".into()));
         }
@@ -540,7 +575,9 @@ impl Learner {
             return Err(CvmError::NotReady("no examples to train on: add examples first".into()));
         }
         if steps > 100_000 || report_every == 0 {
-            return Err(CvmError::arg(format!("steps must be at most 100000 and report_every at least 1, got {steps} and {report_every}")));
+            return Err(CvmError::arg(format!(
+                "steps must be at most 100000 and report_every at least 1, got {steps} and {report_every}"
+            )));
         }
         // Every experience starts with fresh moments: nothing of the optimiser outlives a `train` call, so a
         // snapshot between two calls holds the whole training state.
@@ -567,7 +604,11 @@ impl Learner {
                         cursor = 0;
                     }
                     let i = order[cursor];
-                    batch.push(&self.pending.data[i * len..][..len], self.pending.labels[i], self.prior_of_example.get(&self.pending.ids[i]));
+                    batch.push(
+                        &self.pending.data[i * len..][..len],
+                        self.pending.labels[i],
+                        self.prior_of_example.get(&self.pending.ids[i]),
+                    );
                     cursor += 1;
                 }
                 batch.incoming = current;
@@ -580,14 +621,22 @@ impl Learner {
                 batch.stored_rows = batch.labels.len() - current;
                 for _ in 0..plan.current_share(replay, current) {
                     let i = rng.random_range(0..self.pending.labels.len());
-                    batch.push(&self.pending.data[i * len..][..len], self.pending.labels[i], self.prior_of_example.get(&self.pending.ids[i]));
+                    batch.push(
+                        &self.pending.data[i * len..][..len],
+                        self.pending.labels[i],
+                        self.prior_of_example.get(&self.pending.ids[i]),
+                    );
                 }
                 let (loss, hit) = self.step(&batch, &plan);
                 seen += batch.labels.len();
                 losses.push(loss);
                 hits.push(hit);
             }
-            let data = Transaction::default().register(Tensor::cat(losses, 0)).register(Tensor::cat(hits, 0).sum()).execute_async().await?;
+            let data = Transaction::default()
+                .register(Tensor::cat(losses, 0))
+                .register(Tensor::cat(hits, 0).sum())
+                .execute_async()
+                .await?;
             report.losses.extend(to_f32(data[0].clone())?);
             hits_total += to_f32(data[1].clone())?[0];
             report.steps += chunk;
@@ -605,10 +654,18 @@ impl Learner {
     async fn cache_prior(&mut self) -> Result<()> {
         let Some(prior) = &self.prior else { return Ok(()) };
         let len = self.config.student.sample_len();
-        let held: Vec<(u32, &[f32])> = self.pending.ids.iter().zip(self.pending.data.chunks_exact(len)).chain(self.memory.samples().ids.iter().zip((0..self.memory.len()).map(|i| self.memory.get(i).0))).map(|(&id, row)| (id, row)).collect();
+        let held: Vec<(u32, &[f32])> = self
+            .pending
+            .ids
+            .iter()
+            .zip(self.pending.data.chunks_exact(len))
+            .chain(self.memory.samples().ids.iter().zip((0..self.memory.len()).map(|i| self.memory.get(i).0)))
+            .map(|(&id, row)| (id, row))
+            .collect();
         let ids: std::collections::HashSet<u32> = held.iter().map(|(id, _)| *id).collect();
         self.prior_of_example.retain(|id, _| ids.contains(id));
-        let missing: Vec<&(u32, &[f32])> = held.iter().filter(|(id, _)| !self.prior_of_example.contains_key(id)).collect();
+        let missing: Vec<&(u32, &[f32])> =
+            held.iter().filter(|(id, _)| !self.prior_of_example.contains_key(id)).collect();
         let d = self.concepts.dim();
         let mut computed = Vec::with_capacity(missing.len());
         for chunk in missing.chunks(256) {
@@ -631,16 +688,21 @@ impl Learner {
             let k = self.classes.len().min(SCORE_SLOTS);
             let x = Tensor::<2>::from_data(TensorData::new(pending.data.clone(), [pending.len(), len]), &self.device);
             let prior = self.prior.as_ref().map(|p| p.embed(x.clone()));
-            to_f32(network.scores(x, prior, self.anchors.as_ref(), k).into_data_async().await?)?.chunks_exact(k).map(|row| {
-                let mut slots = row.to_vec();
-                slots.resize(SCORE_SLOTS, 0.0);
-                slots
-            }).collect()
+            to_f32(network.scores(x, prior, self.anchors.as_ref(), k).into_data_async().await?)?
+                .chunks_exact(k)
+                .map(|row| {
+                    let mut slots = row.to_vec();
+                    slots.resize(SCORE_SLOTS, 0.0);
+                    slots
+                })
+                .collect()
         } else {
             vec![Vec::new(); pending.len()]
         };
         let mut row = Vec::with_capacity(self.config.stored_len());
-        for (((sample, &label), &id), scores) in pending.data.chunks_exact(len).zip(&pending.labels).zip(&pending.ids).zip(&stored_scores) {
+        for (((sample, &label), &id), scores) in
+            pending.data.chunks_exact(len).zip(&pending.labels).zip(&pending.ids).zip(&stored_scores)
+        {
             row.clear();
             row.extend_from_slice(sample);
             row.extend_from_slice(scores);
@@ -657,10 +719,18 @@ impl Learner {
     fn step(&mut self, batch: &Batch, plan: &BatchPlan) -> (Tensor<1>, Tensor<1, Int>) {
         let b = batch.labels.len();
         let k = self.classes.len();
-        let x = Tensor::<2>::from_data(TensorData::new(batch.data.clone(), [b, self.config.student.sample_len()]), &self.device);
+        let x = Tensor::<2>::from_data(
+            TensorData::new(batch.data.clone(), [b, self.config.student.sample_len()]),
+            &self.device,
+        );
         let y = Tensor::<1, Int>::from_data(TensorData::new(batch.labels.clone(), [b]), &self.device);
         let network = Network { student: self.student.clone(), head: self.head.clone() };
-        let prior = self.prior.is_some().then(|| Tensor::<2>::from_data(TensorData::new(batch.prior.clone(), [b, self.concepts.dim()]), &self.device.clone().inner()));
+        let prior = self.prior.is_some().then(|| {
+            Tensor::<2>::from_data(
+                TensorData::new(batch.prior.clone(), [b, self.concepts.dim()]),
+                &self.device.clone().inner(),
+            )
+        });
         let previous = match &self.previous {
             Some((previous, known)) if *known > 0 && self.config.objective.distill_weight > 0.0 => {
                 Some(previous.scores(x.clone(), prior.clone(), self.anchors.as_ref(), (*known).min(k)).detach())
@@ -668,10 +738,23 @@ impl Learner {
             _ => None,
         };
         let stored = (batch.stored_rows > 0 && !batch.stored.is_empty()).then(|| {
-            (batch.incoming, Tensor::<2>::from_data(TensorData::new(batch.stored.clone(), [batch.stored_rows, SCORE_SLOTS]), &self.device))
+            (
+                batch.incoming,
+                Tensor::<2>::from_data(
+                    TensorData::new(batch.stored.clone(), [batch.stored_rows, SCORE_SLOTS]),
+                    &self.device,
+                ),
+            )
         });
         let mask = plan.mask(batch, k).map(|m| Tensor::<2>::from_data(TensorData::new(m, [b, k]), &self.device));
-        let step = StepScores { scores: network.scores(x, prior, self.anchors.as_ref(), k), cosines: self.anchors.is_some(), targets: y.clone(), mask, previous, stored };
+        let step = StepScores {
+            scores: network.scores(x, prior, self.anchors.as_ref(), k),
+            cosines: self.anchors.is_some(),
+            targets: y.clone(),
+            mask,
+            previous,
+            stored,
+        };
         let (loss, logits) = self.config.objective.loss(step);
         let hits = logits.argmax(1).squeeze_dim::<1>(1).equal(y).int().sum();
         let grads = GradientsParams::from_grads(loss.backward(), &network);
@@ -766,9 +849,16 @@ impl Learner {
         if k > 0 && self.config.head != HeadKind::Concepts {
             return Err(CvmError::NotReady("ranking the vocabulary needs the concept head".into()));
         }
-        let (rows, len, classes, d) = (x.dims()[0], self.config.student.sample_len(), self.classes.len(), self.concepts.dim());
+        let (rows, len, classes, d) =
+            (x.dims()[0], self.config.student.sample_len(), self.classes.len(), self.concepts.dim());
         if classes > 0 && self.open_set.is_none() {
-            self.open_set = Some(NearestExamples::calibrate(self.memory.samples(), self.config.stored_len(), len, classes, self.config.accept_rate));
+            self.open_set = Some(NearestExamples::calibrate(
+                self.memory.samples(),
+                self.config.stored_len(),
+                len,
+                classes,
+                self.config.accept_rate,
+            ));
         }
         // The prior's own view: classes known only by name, and frames none of the taught classes, are judged by it.
         let by_prior = self.prior.as_ref().map(|prior| prior.embed(x.clone()));
@@ -796,7 +886,14 @@ impl Learner {
         (0..rows)
             .map(|row| {
                 let prior_row = by_prior.get(row * d..(row + 1) * d);
-                let prediction = (classes > 0).then(|| self.prediction(&p[row * classes..][..classes], &s[row * classes..][..classes], &x[row * len..][..len], prior_row));
+                let prediction = (classes > 0).then(|| {
+                    self.prediction(
+                        &p[row * classes..][..classes],
+                        &s[row * classes..][..classes],
+                        &x[row * len..][..len],
+                        prior_row,
+                    )
+                });
                 // A frame none of the taught classes is ranked by the prior alone, so what the trunk knows about
                 // things never taught survives the corrections learnt for the taught ones.
                 let known = match (&prediction, prior_row) {
@@ -828,7 +925,11 @@ impl Learner {
                 let mut cos = cosines(z, anchors.clone().inner());
                 let taught = self.taught();
                 if let (Some(by_prior), true) = (by_prior, taught.contains(&false)) {
-                    let mask = Tensor::<1>::from_data(TensorData::new(taught.iter().map(|&t| f32::from(u8::from(t))).collect(), [classes]), &cos.device()).unsqueeze_dim::<2>(0);
+                    let mask = Tensor::<1>::from_data(
+                        TensorData::new(taught.iter().map(|&t| f32::from(u8::from(t))).collect(), [classes]),
+                        &cos.device(),
+                    )
+                    .unsqueeze_dim::<2>(0);
                     cos = cos * mask.clone() + cosines(by_prior, anchors.clone().inner()) * (mask.neg() + 1.0);
                 }
                 (softmax(cos.clone().mul_scalar(self.config.objective.scale), 1), cos)
@@ -904,9 +1005,15 @@ impl Learner {
     fn sample_tensor(&self, samples: &[f32]) -> Result<Tensor<2>> {
         let len = self.config.student.sample_len();
         if samples.len() % len != 0 || !samples.iter().all(|v| v.is_finite()) {
-            return Err(CvmError::arg(format!("samples must be finite and a multiple of {len} values, got {}", samples.len())));
+            return Err(CvmError::arg(format!(
+                "samples must be finite and a multiple of {len} values, got {}",
+                samples.len()
+            )));
         }
-        Ok(Tensor::<2>::from_data(TensorData::new(samples.to_vec(), [samples.len() / len, len]), &self.device.clone().inner()))
+        Ok(Tensor::<2>::from_data(
+            TensorData::new(samples.to_vec(), [samples.len() / len, len]),
+            &self.device.clone().inner(),
+        ))
     }
 
     /// The `k` vocabulary concepts nearest to the image's embedding: `(concept index, cosine)`, best first.
@@ -976,7 +1083,8 @@ impl BatchPlan {
         let mut current = vec![false; learner.classes.len()];
         learner.pending.labels.iter().for_each(|&l| current[l as usize] = true);
         let stored = learner.memory.class_counts();
-        let in_play = current.iter().enumerate().filter(|&(c, &now)| now || stored.get(c).is_some_and(|&n| n > 0)).count();
+        let in_play =
+            current.iter().enumerate().filter(|&(c, &now)| now || stored.get(c).is_some_and(|&n| n > 0)).count();
         let current_classes = current.iter().filter(|&&c| c).count();
         Self { incoming: learner.config.objective.incoming, current, current_classes, in_play }
     }
@@ -1014,4 +1122,3 @@ fn random_anchor(seed: u64, key: &str, dim: usize) -> Vec<f32> {
     let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
     v.into_iter().map(|x| x / norm).collect()
 }
-

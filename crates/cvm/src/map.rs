@@ -60,9 +60,16 @@ impl Learner {
     /// Map of the classes' anchors, `neighbours` vocabulary concepts nearest each anchor, and the embeddings of
     /// `samples` from [`Learner::encode`] (labelled with `labels`, if given). Needs an anchor head and at least
     /// one class.
-    pub async fn concept_map(&mut self, samples: &[f32], labels: &[String], neighbours: usize) -> Result<Vec<MapPoint>> {
+    pub async fn concept_map(
+        &mut self,
+        samples: &[f32],
+        labels: &[String],
+        neighbours: usize,
+    ) -> Result<Vec<MapPoint>> {
         if !self.config.head.uses_anchors() || self.classes.is_empty() {
-            return Err(CvmError::NotReady("the concept map needs at least one class of a concept-anchored learner".into()));
+            return Err(CvmError::NotReady(
+                "the concept map needs at least one class of a concept-anchored learner".into(),
+            ));
         }
         let mut points: Vec<(Vec<f32>, PointKind, String)> = Vec::new();
         // Concepts already shown: the classes' own, then each neighbour once.
@@ -72,9 +79,15 @@ impl Learner {
             let anchor = self.anchor_of(&class);
             if self.config.head == HeadKind::Concepts {
                 let candidates = self.concepts.nearest(&anchor, neighbours + self.classes.len() + 1)?;
-                for (i, _) in candidates.into_iter().filter(|(i, _)| !seen.contains(i)).take(neighbours).collect::<Vec<_>>() {
+                for (i, _) in
+                    candidates.into_iter().filter(|(i, _)| !seen.contains(i)).take(neighbours).collect::<Vec<_>>()
+                {
                     seen.insert(i);
-                    points.push((self.concepts.embedding(i).to_vec(), PointKind::Concept, self.concepts.name(i).to_string()));
+                    points.push((
+                        self.concepts.embedding(i).to_vec(),
+                        PointKind::Concept,
+                        self.concepts.name(i).to_string(),
+                    ));
                 }
             }
             points.push((anchor, PointKind::Anchor, class.name.clone()));
@@ -86,8 +99,10 @@ impl Learner {
             points.push((row.to_vec(), PointKind::Sample, labels.get(i).cloned().unwrap_or_default()));
         }
         // Axes from anchors and neighbours only, so the layout does not jump as frames come and go.
-        let mean: Vec<f32> = (0..dim).map(|j| points[..basis].iter().map(|p| p.0[j]).sum::<f32>() / basis as f32).collect();
-        let centred: Vec<Vec<f32>> = points.iter().map(|p| p.0.iter().zip(&mean).map(|(a, m)| a - m).collect()).collect();
+        let mean: Vec<f32> =
+            (0..dim).map(|j| points[..basis].iter().map(|p| p.0[j]).sum::<f32>() / basis as f32).collect();
+        let centred: Vec<Vec<f32>> =
+            points.iter().map(|p| p.0.iter().zip(&mean).map(|(a, m)| a - m).collect()).collect();
         let first = principal_axis(&centred[..basis], None);
         let second = principal_axis(&centred[..basis], Some(&first));
         Ok(centred

@@ -105,7 +105,6 @@ impl ReplayMemory {
         &self.samples
     }
 
-
     /// Stored samples per class.
     pub fn class_counts(&self) -> Vec<usize> {
         let mut counts = vec![0; self.seen.len()];
@@ -160,7 +159,8 @@ impl ReplayMemory {
     /// A random stored sample of the largest class (lowest label on ties): the one to let go when room is needed.
     fn eviction_slot(&mut self) -> usize {
         let counts = self.class_counts();
-        let largest = (0..counts.len()).max_by_key(|&c| (counts[c], std::cmp::Reverse(c))).expect("memory is not empty");
+        let largest =
+            (0..counts.len()).max_by_key(|&c| (counts[c], std::cmp::Reverse(c))).expect("memory is not empty");
         let nth = self.rng().random_range(0..counts[largest]);
         self.nth_of_class(largest as u32, nth)
     }
@@ -177,7 +177,14 @@ impl ReplayMemory {
     }
 
     fn nth_of_class(&self, label: u32, nth: usize) -> usize {
-        self.samples.labels.iter().enumerate().filter(|(_, l)| **l == label).nth(nth).map(|(i, _)| i).expect("class has that many samples")
+        self.samples
+            .labels
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| **l == label)
+            .nth(nth)
+            .map(|(i, _)| i)
+            .expect("class has that many samples")
     }
 
     /// Forgets every sample of `label` and relabels classes above it down by one (after a class is deleted).
@@ -206,7 +213,14 @@ impl ReplayMemory {
     }
 
     /// Rebuilds from [`ReplayMemory::parts`], validating consistency.
-    pub fn from_parts(budget: usize, sample_len: usize, seed: u64, events: u64, samples: Samples, seen: Vec<u64>) -> Result<Self> {
+    pub fn from_parts(
+        budget: usize,
+        sample_len: usize,
+        seed: u64,
+        events: u64,
+        samples: Samples,
+        seen: Vec<u64>,
+    ) -> Result<Self> {
         let n = samples.len();
         if samples.data.len() != n * sample_len || samples.ids.len() != n || n > budget {
             return Err(CvmError::arg("replay memory parts are inconsistent"));
@@ -309,7 +323,10 @@ mod tests {
         stream(&mut m, 0..3, 10);
         m.remove_class(1);
         assert_eq!(m.class_counts(), vec![10, 10]);
-        assert!((0..m.len()).all(|i| { let (s, l) = m.get(i); (s[0] as u32) == if l == 0 { 0 } else { 2 } }));
+        assert!((0..m.len()).all(|i| {
+            let (s, l) = m.get(i);
+            (s[0] as u32) == if l == 0 { 0 } else { 2 }
+        }));
         assert!((0..m.len()).all(|i| m.samples().ids[i] == m.get(i).0[0] as u32 * 1000 + m.get(i).0[1] as u32));
     }
 

@@ -32,9 +32,8 @@ impl AccuracyMatrix {
             return 0.0;
         }
         let last = &self.0[t - 1];
-        let drops: Vec<f64> = (0..t - 1)
-            .map(|j| (j..t - 1).map(|l| self.0[l][j]).fold(f64::MIN, f64::max) - last[j])
-            .collect();
+        let drops: Vec<f64> =
+            (0..t - 1).map(|j| (j..t - 1).map(|l| self.0[l][j]).fold(f64::MIN, f64::max) - last[j]).collect();
         mean(&drops)
     }
 

@@ -127,7 +127,15 @@ impl Default for Objective {
     /// The terms as they stood before distillation, the metric term and the asymmetric loss existed (what a
     /// saved learner without these settings used, and what the linear-head baselines start from).
     fn default() -> Self {
-        Self { scale: 16.0, mapping_weight: 0.5, incoming: Incoming::All, triplet_weight: 0.0, triplet_margin: 0.1, distill_weight: 0.0, score_replay_weight: 0.0 }
+        Self {
+            scale: 16.0,
+            mapping_weight: 0.5,
+            incoming: Incoming::All,
+            triplet_weight: 0.0,
+            triplet_margin: 0.1,
+            distill_weight: 0.0,
+            score_replay_weight: 0.0,
+        }
     }
 }
 
@@ -156,7 +164,13 @@ impl Objective {
     }
 
     pub fn validate(&self) -> Result<(), String> {
-        let weight = |name: &str, w: f32| if w.is_finite() && (0.0..=100.0).contains(&w) { Ok(()) } else { Err(format!("{name} must be in [0, 100], got {w}")) };
+        let weight = |name: &str, w: f32| {
+            if w.is_finite() && (0.0..=100.0).contains(&w) {
+                Ok(())
+            } else {
+                Err(format!("{name} must be in [0, 100], got {w}"))
+            }
+        };
         if !(self.scale.is_finite() && self.scale > 0.0 && self.scale <= 100.0) {
             return Err(format!("scale must be in (0, 100], got {}", self.scale));
         }
@@ -183,7 +197,8 @@ impl Objective {
             loss = loss + mapping_term(scores.clone(), targets.clone()).mul_scalar(self.mapping_weight);
         }
         if cosines && self.triplet_weight != 0.0 {
-            loss = loss + triplet_term(scores.clone(), targets, mask, self.triplet_margin).mul_scalar(self.triplet_weight);
+            loss =
+                loss + triplet_term(scores.clone(), targets, mask, self.triplet_margin).mul_scalar(self.triplet_weight);
         }
         let [b, k] = scores.dims();
         if let Some(previous) = previous.filter(|_| self.distill_weight != 0.0) {
@@ -210,7 +225,10 @@ pub struct LinearHead {
 
 impl LinearHead {
     pub fn new(dim: usize, capacity: usize, device: &Device) -> Self {
-        Self { weight: Param::from_tensor(Tensor::zeros([dim, capacity], device)), bias: Param::from_tensor(Tensor::zeros([capacity], device)) }
+        Self {
+            weight: Param::from_tensor(Tensor::zeros([dim, capacity], device)),
+            bias: Param::from_tensor(Tensor::zeros([capacity], device)),
+        }
     }
 
     pub fn capacity(&self) -> usize {
@@ -288,7 +306,8 @@ mod tests {
         assert!((scalar(loss) - (1.0f32 + (-2.0f32).exp()).ln()).abs() < 1e-6);
         assert_eq!(logits.into_data().try_to_vec::<f32>().unwrap(), vec![2.0, 0.0]);
         // Target 1 with mapping weight 0.5: CE = log(1 + e^2), mapping = 0.5 · (1 − 0).
-        let (loss, _) = Objective { mapping_weight: 0.5, ..only(Objective::default()) }.loss(plain(cos, labels(&[1], &d)));
+        let (loss, _) =
+            Objective { mapping_weight: 0.5, ..only(Objective::default()) }.loss(plain(cos, labels(&[1], &d)));
         assert!((scalar(loss) - ((1.0f32 + 2.0f32.exp()).ln() + 0.5)).abs() < 1e-5);
     }
 
@@ -296,10 +315,18 @@ mod tests {
     fn masked_logits_leave_the_softmax() {
         let d = device();
         // Logits (2, 0, 1)·… with class 1 masked: CE of target 0 is log(1 + e^(1 − 2)).
-        let step = StepScores { mask: Some(matrix(&[0.0, MASKED, 0.0], 1, &d)), cosines: false, ..plain(matrix(&[2.0, 0.0, 1.0], 1, &d), labels(&[0], &d)) };
+        let step = StepScores {
+            mask: Some(matrix(&[0.0, MASKED, 0.0], 1, &d)),
+            cosines: false,
+            ..plain(matrix(&[2.0, 0.0, 1.0], 1, &d), labels(&[0], &d))
+        };
         let (loss, logits) = Objective::default().loss(step);
         assert!((scalar(loss) - (1.0f32 + (-1.0f32).exp()).ln()).abs() < 1e-6);
-        assert_eq!(logits.into_data().try_to_vec::<f32>().unwrap(), vec![2.0, 0.0, 1.0], "the reported logits are unmasked");
+        assert_eq!(
+            logits.into_data().try_to_vec::<f32>().unwrap(),
+            vec![2.0, 0.0, 1.0],
+            "the reported logits are unmasked"
+        );
     }
 
     #[test]
@@ -311,7 +338,8 @@ mod tests {
         // With class 1 masked for row 0 its hardest negative is 0.2 → 0; a row with no negative left gives 0.
         let mask = matrix(&[0.0, MASKED, 0.0, MASKED, 0.0, MASKED], 2, &d);
         assert!(scalar(triplet_term(cos.clone(), labels(&[0, 1], &d), Some(mask), 0.1)).abs() < 1e-6);
-        let (loss, _) = Objective { triplet_weight: 2.0, ..only(Objective::default()) }.loss(plain(cos.clone(), labels(&[0, 1], &d)));
+        let (loss, _) = Objective { triplet_weight: 2.0, ..only(Objective::default()) }
+            .loss(plain(cos.clone(), labels(&[0, 1], &d)));
         let (ce, _) = only(Objective::default()).loss(plain(cos, labels(&[0, 1], &d)));
         assert!((scalar(loss) - scalar(ce) - 0.05).abs() < 1e-5);
     }
@@ -323,7 +351,8 @@ mod tests {
         let objective = Objective { distill_weight: 3.0, ..only(Objective::default()) };
         let (base, _) = only(Objective::default()).loss(plain(scores.clone(), labels(&[2], &d)));
         let with = |previous: &[f32]| {
-            let step = StepScores { previous: Some(matrix(previous, 1, &d)), ..plain(scores.clone(), labels(&[2], &d)) };
+            let step =
+                StepScores { previous: Some(matrix(previous, 1, &d)), ..plain(scores.clone(), labels(&[2], &d)) };
             scalar(objective.loss(step).0) - scalar(base.clone())
         };
         // Two old classes: drifts (0.2, 0) → 3 · 0.04 / 2.
@@ -348,7 +377,15 @@ mod tests {
     fn full_objective_gradient_matches_finite_differences() {
         let z0 = vec![0.3f32, -1.2, 0.7, 0.1, 0.5, 0.4, -0.2, 0.9];
         let anchors = vec![0.6f32, 0.0, 0.8, 0.0, 0.0, 1.0, 0.0, 0.0, -0.5, 0.5, 0.5, 0.5];
-        let objective = Objective { scale: 5.0, mapping_weight: 0.3, incoming: Incoming::Current, triplet_weight: 0.7, triplet_margin: 0.5, distill_weight: 2.0, score_replay_weight: 0.4 };
+        let objective = Objective {
+            scale: 5.0,
+            mapping_weight: 0.3,
+            incoming: Incoming::Current,
+            triplet_weight: 0.7,
+            triplet_margin: 0.5,
+            distill_weight: 2.0,
+            score_replay_weight: 0.4,
+        };
         let loss_of = |z: Tensor<2>| {
             let dev = z.device();
             let cos = cosines(z, matrix(&anchors, 3, &dev));
@@ -374,7 +411,11 @@ mod tests {
                 scalar(loss_of(Tensor::from_data(TensorData::new(v, [2, 4]), &device())))
             };
             let numeric = (at(h) - at(-h)) / (2.0 * h);
-            assert!((numeric - analytic[i]).abs() < 3e-3 + 2e-2 * numeric.abs(), "component {i}: numeric {numeric}, analytic {}", analytic[i]);
+            assert!(
+                (numeric - analytic[i]).abs() < 3e-3 + 2e-2 * numeric.abs(),
+                "component {i}: numeric {numeric}, analytic {}",
+                analytic[i]
+            );
         }
     }
 

@@ -52,8 +52,16 @@ impl NearestExamples {
                 m.push(i);
             }
         }
-        let kept: Vec<Vec<usize>> = members.iter().map(|m| (0..m.len().min(REFERENCES_PER_CLASS)).map(|j| m[j * m.len() / m.len().min(REFERENCES_PER_CLASS)]).collect()).collect();
-        let rows: Vec<Vec<f32>> = kept.iter().map(|k| k.iter().flat_map(|&i| unit(&stored.data[i * stride..][..dim])).collect()).collect();
+        let kept: Vec<Vec<usize>> = members
+            .iter()
+            .map(|m| {
+                (0..m.len().min(REFERENCES_PER_CLASS))
+                    .map(|j| m[j * m.len() / m.len().min(REFERENCES_PER_CLASS)])
+                    .collect()
+            })
+            .collect();
+        let rows: Vec<Vec<f32>> =
+            kept.iter().map(|k| k.iter().flat_map(|&i| unit(&stored.data[i * stride..][..dim])).collect()).collect();
         let thresholds = kept
             .iter()
             .zip(&rows)
@@ -126,7 +134,9 @@ mod tests {
 
     /// `n` rows near axis `axis` of 4 dims, with a little spread, scaled arbitrarily.
     fn rows(axis: usize, n: usize) -> Vec<f32> {
-        (0..n).flat_map(|i| (0..4).map(move |d| if d == axis { 3.0 } else { 0.05 * ((i * 7 + d * 3) % 11) as f32 })).collect()
+        (0..n)
+            .flat_map(|i| (0..4).map(move |d| if d == axis { 3.0 } else { 0.05 * ((i * 7 + d * 3) % 11) as f32 }))
+            .collect()
     }
 
     /// Samples with ids `0..n` in order (as a recording gives them).
@@ -137,7 +147,8 @@ mod tests {
 
     #[test]
     fn a_class_accepts_its_own_share_and_rejects_what_lies_elsewhere() {
-        let stored = samples([rows(0, 20), rows(1, 20), rows(2, 1)].concat(), [vec![0; 20], vec![1; 20], vec![2]].concat());
+        let stored =
+            samples([rows(0, 20), rows(1, 20), rows(2, 1)].concat(), [vec![0; 20], vec![1; 20], vec![2]].concat());
         let open_set = NearestExamples::calibrate(&stored, 4, 4, 4, 0.9);
         assert_eq!(open_set.thresholds()[2..], [None, None], "one example or none: nothing to calibrate from");
         for class in 0..2 {
@@ -181,9 +192,15 @@ mod tests {
     #[test]
     fn the_kth_neighbour_is_the_score() {
         let rows = [1.0, 0.0, 0.6, 0.8, 0.0, 1.0];
-        assert!((kth_similarity(&rows, 2, &[2.0, 0.0], |_| true).unwrap() - 0.6).abs() < 1e-6, "second nearest of three");
+        assert!(
+            (kth_similarity(&rows, 2, &[2.0, 0.0], |_| true).unwrap() - 0.6).abs() < 1e-6,
+            "second nearest of three"
+        );
         assert!((kth_similarity(&rows, 2, &[2.0, 0.0], |i| i != 0).unwrap() - 0.0).abs() < 1e-6, "leaving one out");
-        assert!((kth_similarity(&rows[..2], 2, &[2.0, 0.0], |_| true).unwrap() - 1.0).abs() < 1e-6, "one row: the nearest");
+        assert!(
+            (kth_similarity(&rows[..2], 2, &[2.0, 0.0], |_| true).unwrap() - 1.0).abs() < 1e-6,
+            "one row: the nearest"
+        );
         assert_eq!(kth_similarity(&rows, 2, &[2.0, 0.0], |_| false), None);
     }
 }

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
 use burn::prelude::*;
-use burn::tensor::{Transaction, TensorData};
+use burn::tensor::{TensorData, Transaction};
 use rand::{RngExt, SeedableRng, rngs::StdRng};
 
 use crate::error::{CvmError, Result};
@@ -77,7 +77,8 @@ impl ModuleVisitor for Gather {
 
 /// Reads every float parameter of `module` back to the host in one async transaction.
 pub async fn export<M: Module>(module: &M) -> Result<Vec<HostParam>> {
-    let mut gather = Gather { stack: PathStack::default(), paths: Vec::new(), transaction: Some(Transaction::default()) };
+    let mut gather =
+        Gather { stack: PathStack::default(), paths: Vec::new(), transaction: Some(Transaction::default()) };
     module.visit(&mut gather);
     let data = gather.transaction.take().expect("transaction").execute_async().await?;
     gather
@@ -199,7 +200,9 @@ impl ModuleMapper for SeededInit {
         } else {
             vec![0.0; n]
         };
-        param.map(|old| Tensor::from_data(TensorData::new(values, shape), &device).set_require_grad(old.is_require_grad()))
+        param.map(|old| {
+            Tensor::from_data(TensorData::new(values, shape), &device).set_require_grad(old.is_require_grad())
+        })
     }
 }
 

@@ -38,7 +38,10 @@ pub struct Trunk {
 
 impl std::fmt::Debug for Trunk {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Trunk").field("preset", &PRESET_EFFICIENTNET_LITE0).field("input", &self.input).finish_non_exhaustive()
+        f.debug_struct("Trunk")
+            .field("preset", &PRESET_EFFICIENTNET_LITE0)
+            .field("input", &self.input)
+            .finish_non_exhaustive()
     }
 }
 
@@ -48,7 +51,10 @@ impl Trunk {
         let parsed = blob::parse(bytes, WHAT, STUDENT_FORMAT, STUDENT_VERSION, HEADER_CAP)?;
         let preset = parsed.str_field("preset")?;
         if preset != PRESET_EFFICIENTNET_LITE0 {
-            return Err(CvmError::blob(WHAT, format!("preset \"{preset}\" is not supported (expected \"{PRESET_EFFICIENTNET_LITE0}\")")));
+            return Err(CvmError::blob(
+                WHAT,
+                format!("preset \"{preset}\" is not supported (expected \"{PRESET_EFFICIENTNET_LITE0}\")"),
+            ));
         }
         let size: usize = parsed.field("size")?;
         let input = InputSpec { channels: 3, size, normalization: Normalization::Centered };
@@ -57,9 +63,16 @@ impl Trunk {
         let imagenet_concepts = match parsed.metadata.get("imagenet_concepts") {
             None => None,
             Some(names) => {
-                let names: Vec<String> = serde_json::from_value(names.clone()).map_err(|_| CvmError::blob(WHAT, "imagenet_concepts must be a list of names"))?;
+                let names: Vec<String> = serde_json::from_value(names.clone())
+                    .map_err(|_| CvmError::blob(WHAT, "imagenet_concepts must be a list of names"))?;
                 if !classifier || names.len() != IMAGENET_CLASSES || names.iter().any(|n| n.trim().is_empty()) {
-                    return Err(CvmError::blob(WHAT, format!("imagenet_concepts must name the classifier's {IMAGENET_CLASSES} classes (classifier kept: {classifier}, names: {})", names.len())));
+                    return Err(CvmError::blob(
+                        WHAT,
+                        format!(
+                            "imagenet_concepts must name the classifier's {IMAGENET_CLASSES} classes (classifier kept: {classifier}, names: {})",
+                            names.len()
+                        ),
+                    ));
                 }
                 Some(names.into())
             }
@@ -105,7 +118,10 @@ impl Trunk {
 
     /// ImageNet class probabilities of preprocessed images (`[B × 1000]`), if the blob kept the classifier.
     pub async fn imagenet(&self, x: Tensor<4>) -> Result<Vec<f32>> {
-        let logits = self.model.classify(x).ok_or_else(|| CvmError::NotReady("this student blob has no ImageNet classifier".into()))?;
+        let logits = self
+            .model
+            .classify(x)
+            .ok_or_else(|| CvmError::NotReady("this student blob has no ImageNet classifier".into()))?;
         let probabilities = burn::tensor::activation::softmax(logits, 1);
         params::to_f32(probabilities.into_data_async().await?)
     }
@@ -119,10 +135,20 @@ impl Trunk {
 
 /// Writes a student blob from host parameters (the converter's output).
 /// `imagenet_concepts`, with the classifier, names its classes in the concept vocabulary.
-pub fn write_student_blob(params: &[HostParam], size: usize, classifier: bool, half: bool, imagenet_concepts: Option<&[String]>, mut metadata: Metadata) -> Result<Vec<u8>> {
+pub fn write_student_blob(
+    params: &[HostParam],
+    size: usize,
+    classifier: bool,
+    half: bool,
+    imagenet_concepts: Option<&[String]>,
+    mut metadata: Metadata,
+) -> Result<Vec<u8>> {
     if let Some(names) = imagenet_concepts {
         if !classifier || names.len() != IMAGENET_CLASSES {
-            return Err(CvmError::arg(format!("ImageNet concept names need the classifier and {IMAGENET_CLASSES} names, got {}", names.len())));
+            return Err(CvmError::arg(format!(
+                "ImageNet concept names need the classifier and {IMAGENET_CLASSES} names, got {}",
+                names.len()
+            )));
         }
         metadata.insert("imagenet_concepts".into(), Value::from(names.to_vec()));
     }
@@ -131,7 +157,13 @@ pub fn write_student_blob(params: &[HostParam], size: usize, classifier: bool, h
     metadata.insert("classifier".into(), Value::from(classifier));
     let tensors: Vec<OwnedTensor> = params
         .iter()
-        .map(|p| if half { OwnedTensor::f16(p.path.clone(), p.shape.clone(), &p.values) } else { OwnedTensor::f32(p.path.clone(), p.shape.clone(), &p.values) })
+        .map(|p| {
+            if half {
+                OwnedTensor::f16(p.path.clone(), p.shape.clone(), &p.values)
+            } else {
+                OwnedTensor::f32(p.path.clone(), p.shape.clone(), &p.values)
+            }
+        })
         .collect();
     blob::write(STUDENT_FORMAT, STUDENT_VERSION, metadata, &tensors)
 }

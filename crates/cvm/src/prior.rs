@@ -42,10 +42,17 @@ impl ConceptPrior {
             }
         }
         if 2 * missing > names.len() {
-            return Err(CvmError::arg(format!("the concept blob lacks {missing} of the {} ImageNet class names the prior needs: build it from the project's vocabulary", names.len())));
+            return Err(CvmError::arg(format!(
+                "the concept blob lacks {missing} of the {} ImageNet class names the prior needs: build it from the project's vocabulary",
+                names.len()
+            )));
         }
         let device = trunk.device();
-        Ok(Self { trunk: trunk.clone(), anchors: Tensor::from_data(TensorData::new(rows, [names.len(), d]), &device), missing })
+        Ok(Self {
+            trunk: trunk.clone(),
+            anchors: Tensor::from_data(TensorData::new(rows, [names.len(), d]), &device),
+            missing,
+        })
     }
 
     /// ImageNet classes whose names the concept space lacks.
@@ -56,7 +63,8 @@ impl ConceptPrior {
     /// Prior concept vectors `[B, d]` of trunk features `[B, 1280]` (any device; the result is on the trunk's,
     /// without autodiff, so it enters training as a constant).
     pub fn embed(&self, features: Tensor<2>) -> Tensor<2> {
-        let logits = self.trunk.imagenet_logits(features.inner()).expect("the trunk's classifier was checked at construction");
+        let logits =
+            self.trunk.imagenet_logits(features.inner()).expect("the trunk's classifier was checked at construction");
         softmax(logits, 1).matmul(self.anchors.clone())
     }
 }

@@ -71,7 +71,9 @@ impl StudentConfig {
         match self {
             Self::TinyCnn { widths, hidden, .. } => {
                 if widths.iter().chain([hidden]).any(|&w| w == 0 || w > 1024) {
-                    return Err(CvmError::arg(format!("tiny CNN widths {widths:?} / hidden {hidden} must be in 1..=1024")));
+                    return Err(CvmError::arg(format!(
+                        "tiny CNN widths {widths:?} / hidden {hidden} must be in 1..=1024"
+                    )));
                 }
             }
             Self::Adapter { features, hidden, .. } => {
@@ -86,7 +88,9 @@ impl StudentConfig {
     pub fn init_encoder(&self, device: &Device) -> Encoder {
         match self {
             Self::TinyCnn { input, widths, hidden } => Encoder::TinyCnn(TinyCnn::new(*input, *widths, *hidden, device)),
-            Self::Adapter { features, hidden, .. } => Encoder::Adapter(AdapterMlp { hidden: LinearConfig::new(*features, *hidden).init(device) }),
+            Self::Adapter { features, hidden, .. } => {
+                Encoder::Adapter(AdapterMlp { hidden: LinearConfig::new(*features, *hidden).init(device) })
+            }
         }
     }
 }

@@ -27,7 +27,8 @@ pub fn concept_blob() -> Vec<u8> {
         -0.3, 0.0, 1.0, 0.0, 0.4, 0.0, 0.0, 0.1, //
         0.0, -0.2, 0.1, 1.0, 0.0, 0.5, 0.0, 0.0,
     ];
-    let blob = ConceptBlob { names: NAMES.iter().map(|s| s.to_string()).collect(), embeddings, dim: 8, ..Default::default() };
+    let blob =
+        ConceptBlob { names: NAMES.iter().map(|s| s.to_string()).collect(), embeddings, dim: 8, ..Default::default() };
     blob.to_bytes(BlobDtype::F32).expect("valid blob")
 }
 
@@ -63,7 +64,14 @@ pub const REFERENCE_SIDE: usize = 16;
 
 /// Learner settings of the reference scenario.
 pub fn reference_config() -> LearnerConfig {
-    LearnerConfig { head: HeadKind::Concepts, batch_size: 8, memory: 24, seed: 11, learning_rate: 3e-3, ..LearnerConfig::new(StudentConfig::tiny_cnn(1, REFERENCE_SIDE)) }
+    LearnerConfig {
+        head: HeadKind::Concepts,
+        batch_size: 8,
+        memory: 24,
+        seed: 11,
+        learning_rate: 3e-3,
+        ..LearnerConfig::new(StudentConfig::tiny_cnn(1, REFERENCE_SIDE))
+    }
 }
 
 /// Teaches the three classes one after another (8 examples, `steps` steps each) on `device` and returns every
@@ -76,7 +84,9 @@ pub async fn reference_run(device: Device, steps: usize) -> Result<Vec<f32>> {
         let class = learner.add_class(name)?;
         for _ in 0..8 {
             let pixels = image(c, REFERENCE_SIDE, &mut rng);
-            learner.add_example(class, ImageView::new(REFERENCE_SIDE, REFERENCE_SIDE, PixelFormat::Gray8, &pixels)?).await?;
+            learner
+                .add_example(class, ImageView::new(REFERENCE_SIDE, REFERENCE_SIDE, PixelFormat::Gray8, &pixels)?)
+                .await?;
         }
         losses.extend(learner.train(steps).await?.losses);
     }

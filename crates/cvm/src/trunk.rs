@@ -17,8 +17,15 @@ pub const FEATURES: usize = 1280;
 pub const IMAGENET_CLASSES: usize = 1000;
 
 /// `(expansion, kernel, stride, input channels, output channels, repeats)` of the seven stages.
-const STAGES: [(usize, usize, usize, usize, usize, usize); 7] =
-    [(1, 3, 1, 32, 16, 1), (6, 3, 2, 16, 24, 2), (6, 5, 2, 24, 40, 2), (6, 3, 2, 40, 80, 3), (6, 5, 1, 80, 112, 3), (6, 5, 2, 112, 192, 4), (6, 3, 1, 192, 320, 1)];
+const STAGES: [(usize, usize, usize, usize, usize, usize); 7] = [
+    (1, 3, 1, 32, 16, 1),
+    (6, 3, 2, 16, 24, 2),
+    (6, 5, 2, 24, 40, 2),
+    (6, 3, 2, 40, 80, 3),
+    (6, 5, 1, 80, 112, 3),
+    (6, 5, 2, 112, 192, 4),
+    (6, 3, 1, 192, 320, 1),
+];
 
 /// One block's shape: `(expansion, kernel, stride, input channels, output channels)`, in order.
 pub fn block_shapes() -> Vec<(usize, usize, usize, usize, usize)> {

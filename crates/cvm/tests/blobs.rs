@@ -75,13 +75,17 @@ fn non_finite_values() {
         let e = err(&raw(names3(), &[OwnedTensor::f32("embeddings", vec![3, 3], &values)]));
         assert!(e.contains("non-finite value at flat index 4"), "{e}");
     }
-    let e = err(&raw(names3(), &[OwnedTensor::f32("embeddings", vec![3, 3], &[1.0, 1.0, 1.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0])]));
+    let e = err(&raw(
+        names3(),
+        &[OwnedTensor::f32("embeddings", vec![3, 3], &[1.0, 1.0, 1.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0])],
+    ));
     assert!(e.contains("row 1 (\"dog\") is zero"), "{e}");
 }
 
 #[test]
 fn duplicate_and_empty_names() {
-    let e = err(&raw(Value::from(vec!["cat", "Dog", " dog"]), &[OwnedTensor::f32("embeddings", vec![3, 3], &[1.0; 9])]));
+    let e =
+        err(&raw(Value::from(vec!["cat", "Dog", " dog"]), &[OwnedTensor::f32("embeddings", vec![3, 3], &[1.0; 9])]));
     assert!(e.contains("duplicate name"), "{e}");
     let e = err(&raw(Value::from(vec!["cat", "  ", "dog"]), &[OwnedTensor::f32("embeddings", vec![3, 3], &[1.0; 9])]));
     assert!(e.contains("name 1 is empty"), "{e}");
@@ -101,7 +105,8 @@ fn header_larger_than_cap() {
 fn wrong_format_or_newer_version() {
     let e = err(&blob::write("something-else", 1, Metadata::new(), &[]).unwrap());
     assert!(e.contains("expected \"cvm-concepts\""), "{e}");
-    let newer = blob::write(CONCEPTS_FORMAT, CONCEPTS_VERSION + 1, [("names".to_string(), names3())].into(), &[]).unwrap();
+    let newer =
+        blob::write(CONCEPTS_FORMAT, CONCEPTS_VERSION + 1, [("names".to_string(), names3())].into(), &[]).unwrap();
     assert!(matches!(ConceptSpace::from_bytes(&newer), Err(CvmError::NewerVersion { .. })));
     let plain = safetensors::serialize(Vec::<(String, safetensors::tensor::TensorView)>::new(), None).unwrap();
     assert!(err(&plain).contains("not a cvm-concepts blob"));

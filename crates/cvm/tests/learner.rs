@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use cvm::{CvmError, HeadKind, Learner, PixelFormat, ImageView};
+use cvm::{CvmError, HeadKind, ImageView, Learner, PixelFormat};
 
 #[test]
 fn learns_three_classes_one_after_another() {
@@ -21,7 +21,8 @@ fn learns_three_classes_one_after_another() {
 #[test]
 fn training_is_deterministic_under_a_seed() {
     let run = |seed| {
-        let mut learner = Learner::new(cvm::LearnerConfig { seed, ..config(HeadKind::Concepts) }, concepts(), device()).unwrap();
+        let mut learner =
+            Learner::new(cvm::LearnerConfig { seed, ..config(HeadKind::Concepts) }, concepts(), device()).unwrap();
         teach(&mut learner, 10, 5, 3).into_iter().flat_map(|r| r.losses).collect::<Vec<f32>>()
     };
     assert_eq!(run(1), run(1));
@@ -63,7 +64,8 @@ fn a_restored_learner_takes_new_settings_but_not_a_new_shape() {
     let before = restored.config().clone();
     assert_eq!(restored.memory().class_counts(), [20, 20, 20]);
 
-    let tuned = cvm::LearnerConfig { learning_rate: 1e-2, batch_size: 4, memory: 30, accept_rate: 0.8, ..before.clone() };
+    let tuned =
+        cvm::LearnerConfig { learning_rate: 1e-2, batch_size: 4, memory: 30, accept_rate: 0.8, ..before.clone() };
     restored.reconfigure(tuned.clone()).unwrap();
     assert_eq!(restored.config(), &tuned);
     assert_eq!(restored.memory().class_counts(), [10, 10, 10], "a smaller memory keeps the classes balanced");
@@ -90,7 +92,10 @@ fn single_examples_can_be_removed_before_and_after_training() {
     let cats: Vec<Vec<u8>> = (0..3).map(|_| image(0, &mut rng)).collect();
     let ids = pollster::block_on(learner.add_examples(cat, &cats.iter().map(|p| view(p)).collect::<Vec<_>>())).unwrap();
     assert_eq!(ids, vec![0, 1, 2]);
-    let dogs = [pollster::block_on(learner.add_example(dog, view(&image(1, &mut rng)))).unwrap(), pollster::block_on(learner.add_example(dog, view(&image(1, &mut rng)))).unwrap()];
+    let dogs = [
+        pollster::block_on(learner.add_example(dog, view(&image(1, &mut rng)))).unwrap(),
+        pollster::block_on(learner.add_example(dog, view(&image(1, &mut rng)))).unwrap(),
+    ];
     assert_eq!(dogs, [3, 4]);
 
     // Not yet trained on: taken out of the current experience.
@@ -121,7 +126,12 @@ fn single_examples_can_be_removed_before_and_after_training() {
 
 /// Rewrites a snapshot's payload (metadata edited by `edit`, tensors kept where `keep` holds) as format version
 /// `version`, and seals it again.
-fn rewritten(bytes: &[u8], version: u32, edit: impl FnOnce(&mut cvm::blob::Metadata), keep: impl Fn(&str) -> bool) -> Vec<u8> {
+fn rewritten(
+    bytes: &[u8],
+    version: u32,
+    edit: impl FnOnce(&mut cvm::blob::Metadata),
+    keep: impl Fn(&str) -> bool,
+) -> Vec<u8> {
     use sha2::Digest;
     let parsed = cvm::blob::parse(&bytes[40..], "snapshot", "cvm-snapshot", 2, 1 << 22).unwrap();
     let mut metadata = parsed.metadata.clone();
@@ -131,7 +141,12 @@ fn rewritten(bytes: &[u8], version: u32, edit: impl FnOnce(&mut cvm::blob::Metad
         .tensors()
         .into_iter()
         .filter(|(name, _)| keep(name))
-        .map(|(name, v)| cvm::blob::OwnedTensor { name, dtype: v.dtype(), shape: v.shape().to_vec(), bytes: v.data().to_vec() })
+        .map(|(name, v)| cvm::blob::OwnedTensor {
+            name,
+            dtype: v.dtype(),
+            shape: v.shape().to_vec(),
+            bytes: v.data().to_vec(),
+        })
         .collect();
     let payload = cvm::blob::write("cvm-snapshot", version, metadata, &tensors).unwrap();
     [&bytes[..8], sha2::Sha256::digest(&payload).as_slice(), &payload].concat()
@@ -139,7 +154,14 @@ fn rewritten(bytes: &[u8], version: u32, edit: impl FnOnce(&mut cvm::blob::Metad
 
 /// Rewrites a snapshot in the version-1 layout (no example ids), as older releases saved it.
 fn as_version_1(bytes: &[u8]) -> Vec<u8> {
-    rewritten(bytes, 1, |m| { m.remove("next_example"); }, |name| !name.ends_with(".ids"))
+    rewritten(
+        bytes,
+        1,
+        |m| {
+            m.remove("next_example");
+        },
+        |name| !name.ends_with(".ids"),
+    )
 }
 
 #[test]
@@ -249,7 +271,9 @@ fn never_taught_inputs_are_unknown_from_one_class_on() {
         let shares: Vec<f64> = (0..3)
             .map(|c| {
                 let images = fresh(c, 20, &mut rng);
-                let predictions = pollster::block_on(learner.predict_batch(&images.iter().map(|p| view(p)).collect::<Vec<_>>())).unwrap();
+                let predictions =
+                    pollster::block_on(learner.predict_batch(&images.iter().map(|p| view(p)).collect::<Vec<_>>()))
+                        .unwrap();
                 assert!(predictions.iter().all(|p| p.open_set_score.is_some() && p.top().is_some()));
                 predictions.iter().filter(|p| p.class.is_some()).count() as f64 / 20.0
             })
@@ -261,15 +285,25 @@ fn never_taught_inputs_are_unknown_from_one_class_on() {
             if c <= taught {
                 assert!(share >= 0.7, "{taught_n} taught: class {c} accepted {share}", taught_n = taught + 1);
             } else {
-                assert!(share <= 0.3, "{taught_n} taught: never-taught class {c} accepted {share}", taught_n = taught + 1);
+                assert!(
+                    share <= 0.3,
+                    "{taught_n} taught: never-taught class {c} accepted {share}",
+                    taught_n = taught + 1
+                );
             }
         }
     }
     // A stricter accept rate accepts fewer; the rate is validated.
-    assert!(learner.set_accept_rate(f32::NAN).is_err() && learner.set_accept_rate(0.0).is_err() && learner.set_accept_rate(1.5).is_err());
+    assert!(
+        learner.set_accept_rate(f32::NAN).is_err()
+            && learner.set_accept_rate(0.0).is_err()
+            && learner.set_accept_rate(1.5).is_err()
+    );
     let images = fresh(0, 20, &mut rng);
     let views: Vec<_> = images.iter().map(|p| view(p)).collect();
-    let accepted = |learner: &mut Learner| pollster::block_on(learner.predict_batch(&views)).unwrap().iter().filter(|p| p.class.is_some()).count();
+    let accepted = |learner: &mut Learner| {
+        pollster::block_on(learner.predict_batch(&views)).unwrap().iter().filter(|p| p.class.is_some()).count()
+    };
     let lenient = accepted(&mut learner);
     learner.set_accept_rate(0.5).unwrap();
     assert!(accepted(&mut learner) < lenient);
@@ -364,7 +398,10 @@ fn every_term(head: HeadKind) -> cvm::LearnerConfig {
 fn every_objective_term_learns_classes_one_after_another() {
     // The linear head as ER-ACE and DER++ use it (its logits distilled on top of both stall here: not a
     // configuration of any method).
-    let linear = cvm::LearnerConfig { objective: cvm::objective::Objective { distill_weight: 0.0, ..every_term(HeadKind::Linear).objective }, ..every_term(HeadKind::Linear) };
+    let linear = cvm::LearnerConfig {
+        objective: cvm::objective::Objective { distill_weight: 0.0, ..every_term(HeadKind::Linear).objective },
+        ..every_term(HeadKind::Linear)
+    };
     for (head, config) in [(HeadKind::Concepts, every_term(HeadKind::Concepts)), (HeadKind::Linear, linear)] {
         let mut learner = Learner::new(config, concepts(), device()).unwrap();
         let reports = teach(&mut learner, 40, 60, 1);
@@ -382,16 +419,25 @@ fn a_restored_learner_continues_exactly_as_one_that_never_stopped() {
         let teach_one = |learner: &mut Learner, c: usize, rng: &mut rand::rngs::StdRng| {
             let class = learner.add_class(NAMES[c]).unwrap();
             let images: Vec<Vec<u8>> = (0..12).map(|_| image(c, rng)).collect();
-            pollster::block_on(learner.add_examples(class, &images.iter().map(|p| view(p)).collect::<Vec<_>>())).unwrap();
+            pollster::block_on(learner.add_examples(class, &images.iter().map(|p| view(p)).collect::<Vec<_>>()))
+                .unwrap();
             pollster::block_on(learner.train(8)).unwrap().losses
         };
         teach_one(&mut straight, 0, &mut rng);
         teach_one(&mut straight, 1, &mut rng);
         let bytes = pollster::block_on(straight.snapshot()).unwrap();
         let mut resumed = Learner::restore(&bytes, concepts(), None, device()).unwrap();
-        assert_eq!(pollster::block_on(resumed.snapshot()).unwrap(), bytes, "{head:?}: the previous model and stored scores survive");
+        assert_eq!(
+            pollster::block_on(resumed.snapshot()).unwrap(),
+            bytes,
+            "{head:?}: the previous model and stored scores survive"
+        );
         let next = || -> rand::rngs::StdRng { rand::SeedableRng::seed_from_u64(22) };
-        assert_eq!(teach_one(&mut straight, 2, &mut next()), teach_one(&mut resumed, 2, &mut next()), "{head:?}: training after a restore differs");
+        assert_eq!(
+            teach_one(&mut straight, 2, &mut next()),
+            teach_one(&mut resumed, 2, &mut next()),
+            "{head:?}: training after a restore differs"
+        );
     }
 }
 
@@ -431,7 +477,10 @@ fn sealed_but_inconsistent_snapshots_are_refused() {
     let mut learner = Learner::new(config(HeadKind::Concepts), concepts(), device()).unwrap();
     teach(&mut learner, 4, 2, 6);
     let bytes = pollster::block_on(learner.snapshot()).unwrap();
-    assert!(Learner::restore(&resealed(&bytes, |_| {}), concepts(), None, device()).is_ok(), "resealing alone changes nothing");
+    assert!(
+        Learner::restore(&resealed(&bytes, |_| {}), concepts(), None, device()).is_ok(),
+        "resealing alone changes nothing"
+    );
 
     let repeated = resealed(&bytes, |m| {
         let classes = m.get_mut("classes").unwrap().as_array_mut().unwrap();
@@ -466,7 +515,10 @@ fn one_pass_over_a_frame_gives_what_separate_calls_give() {
     // Without the grounded prior, the ranking is the embedding's nearest concepts.
     let z = pollster::block_on(learner.embed_batch(&[view(&frame)])).unwrap();
     let nearest = learner.concepts().nearest(&z, 4).unwrap();
-    assert_eq!(seen.looks_like.iter().map(|m| m.0).collect::<Vec<_>>(), nearest.iter().map(|m| m.0).collect::<Vec<_>>());
+    assert_eq!(
+        seen.looks_like.iter().map(|m| m.0).collect::<Vec<_>>(),
+        nearest.iter().map(|m| m.0).collect::<Vec<_>>()
+    );
     for (a, b) in seen.looks_like.iter().zip(&nearest) {
         assert!((a.1 - b.1).abs() < 1e-5, "{seen:?} vs {nearest:?}");
     }

@@ -80,4 +80,3 @@ proptest! {
         prop_assert!(Learner::restore(&sealed(&bytes), concepts(), None, device()).is_err());
     }
 }
-

@@ -60,7 +60,9 @@ impl Learner {
             tensors.extend(param_tensors("previous", params::export(previous).await?));
         }
         let (seed, events, stored, seen) = self.memory.parts();
-        for (prefix, samples, len) in [("memory", stored, self.config.stored_len()), ("pending", &self.pending, self.config.student.sample_len())] {
+        for (prefix, samples, len) in
+            [("memory", stored, self.config.stored_len()), ("pending", &self.pending, self.config.student.sample_len())]
+        {
             let n = samples.len();
             tensors.push(OwnedTensor::f32(format!("{prefix}.data"), vec![n, len], &samples.data));
             tensors.push(OwnedTensor::u32(format!("{prefix}.labels"), vec![n], &samples.labels));
@@ -69,7 +71,8 @@ impl Learner {
 
         let mut metadata = Metadata::new();
         let classes: Vec<SavedClass> = self.classes.iter().map(Into::into).collect();
-        metadata.insert("config".into(), serde_json::to_value(SavedConfig::from(&self.config)).expect("config serialises"));
+        metadata
+            .insert("config".into(), serde_json::to_value(SavedConfig::from(&self.config)).expect("config serialises"));
         metadata.insert("classes".into(), serde_json::to_value(classes).expect("classes serialise"));
         metadata.insert("concepts_sha256".into(), Value::from(hex(&self.concepts.checksum())));
         if let Some(trunk) = &self.trunk {
@@ -114,7 +117,12 @@ impl Learner {
             if view.dtype() == safetensors::Dtype::F32 {
                 let largest = blob::read_f32(&view, WHAT, &name)?.into_iter().fold(0.0f32, |m, v| m.max(v.abs()));
                 if largest > LARGEST_VALUE {
-                    return Err(CvmError::blob(WHAT, format!("tensor `{name}` holds a value of {largest:e}, beyond what training or a frame gives (±{LARGEST_VALUE:e}): the data is damaged")));
+                    return Err(CvmError::blob(
+                        WHAT,
+                        format!(
+                            "tensor `{name}` holds a value of {largest:e}, beyond what training or a frame gives (±{LARGEST_VALUE:e}): the data is damaged"
+                        ),
+                    ));
                 }
             }
         }
@@ -122,15 +130,28 @@ impl Learner {
         config.validate()?;
         let expected = parsed.str_field("concepts_sha256")?;
         if expected != hex(&concepts.checksum()) {
-            return Err(CvmError::blob(WHAT, "it was made with a different concept blob; load the same concepts it was saved with"));
+            return Err(CvmError::blob(
+                WHAT,
+                "it was made with a different concept blob; load the same concepts it was saved with",
+            ));
         }
         let expected_trunk = parsed.metadata.get("student_sha256").and_then(Value::as_str);
         match (expected_trunk, &trunk) {
-            (Some(_), None) => return Err(CvmError::blob(WHAT, "it was made with a pretrained student: load the same student blob")),
-            (Some(e), Some(t)) if e != hex(&t.checksum()) => {
-                return Err(CvmError::blob(WHAT, "it was made with a different student blob; load the one it was saved with"));
+            (Some(_), None) => {
+                return Err(CvmError::blob(WHAT, "it was made with a pretrained student: load the same student blob"));
             }
-            (None, Some(_)) => return Err(CvmError::blob(WHAT, "it was made with a student trained from scratch, not a pretrained one")),
+            (Some(e), Some(t)) if e != hex(&t.checksum()) => {
+                return Err(CvmError::blob(
+                    WHAT,
+                    "it was made with a different student blob; load the one it was saved with",
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(CvmError::blob(
+                    WHAT,
+                    "it was made with a student trained from scratch, not a pretrained one",
+                ));
+            }
             _ => {}
         }
         let classes: Vec<Class> = parsed.field::<Vec<SavedClass>>("classes")?.into_iter().map(Into::into).collect();
@@ -155,13 +176,22 @@ impl Learner {
             }
         }
         let dim = concepts.dim();
-        let student = params::import(Student::new(&config.student, dim, &device), &groups.remove("student").unwrap_or_default(), WHAT)?;
+        let student = params::import(
+            Student::new(&config.student, dim, &device),
+            &groups.remove("student").unwrap_or_default(),
+            WHAT,
+        )?;
         let head = match (config.head, groups.remove("head")) {
             (HeadKind::Linear, Some(head)) => {
-                let capacity = head.get("bias").map(|(s, _)| s[0]).ok_or_else(|| CvmError::blob(WHAT, "tensor `head.bias` is missing"))?;
+                let capacity = head
+                    .get("bias")
+                    .map(|(s, _)| s[0])
+                    .ok_or_else(|| CvmError::blob(WHAT, "tensor `head.bias` is missing"))?;
                 Some(params::import(LinearHead::new(dim, capacity, &device), &head, WHAT)?)
             }
-            (HeadKind::Linear, None) => return Err(CvmError::blob(WHAT, "linear-head learner without `head.*` tensors")),
+            (HeadKind::Linear, None) => {
+                return Err(CvmError::blob(WHAT, "linear-head learner without `head.*` tensors"));
+            }
             (_, Some(_)) => return Err(CvmError::blob(WHAT, "anchor-head learner with unexpected `head.*` tensors")),
             (_, None) => None,
         };
@@ -169,9 +199,14 @@ impl Learner {
         let previous = match (groups.remove("previous"), parsed.metadata.get("previous_classes")) {
             (None, None) => None,
             (Some(params), Some(known)) => {
-                let known = known.as_u64().filter(|&k| k as usize <= classes.len()).ok_or_else(|| CvmError::blob(WHAT, "`previous_classes` must be a class count"))?;
+                let known = known
+                    .as_u64()
+                    .filter(|&k| k as usize <= classes.len())
+                    .ok_or_else(|| CvmError::blob(WHAT, "`previous_classes` must be a class count"))?;
                 let head = match params.get("head.bias") {
-                    Some((shape, _)) if config.head == HeadKind::Linear => Some(LinearHead::new(dim, shape[0], &device)),
+                    Some((shape, _)) if config.head == HeadKind::Linear => {
+                        Some(LinearHead::new(dim, shape[0], &device))
+                    }
                     _ => None,
                 };
                 let network = Network { student: Student::new(&config.student, dim, &device), head };
@@ -218,8 +253,15 @@ impl Learner {
         }
         let mut seen: Vec<u64> = parsed.field("memory_seen")?;
         seen.resize(seen.len().max(classes.len()), 0);
-        let memory = ReplayMemory::from_parts(config.memory_slots(), config.stored_len(), parsed.field("memory_seed")?, parsed.field("memory_events")?, stored, seen)
-            .map_err(|e| CvmError::blob(WHAT, e.to_string()))?;
+        let memory = ReplayMemory::from_parts(
+            config.memory_slots(),
+            config.stored_len(),
+            parsed.field("memory_seed")?,
+            parsed.field("memory_events")?,
+            stored,
+            seen,
+        )
+        .map_err(|e| CvmError::blob(WHAT, e.to_string()))?;
 
         let mut learner = Learner::assemble(config, concepts, trunk, device, student, head)?;
         learner.classes = classes;

@@ -154,7 +154,9 @@ impl From<&StudentConfig> for SavedStudent {
     fn from(c: &StudentConfig) -> Self {
         match *c {
             StudentConfig::TinyCnn { input, widths, hidden } => Self::TinyCnn { input: input.into(), widths, hidden },
-            StudentConfig::Adapter { input, features, hidden } => Self::Adapter { input: input.into(), features, hidden },
+            StudentConfig::Adapter { input, features, hidden } => {
+                Self::Adapter { input: input.into(), features, hidden }
+            }
         }
     }
 }
@@ -163,7 +165,9 @@ impl From<SavedStudent> for StudentConfig {
     fn from(s: SavedStudent) -> Self {
         match s {
             SavedStudent::TinyCnn { input, widths, hidden } => Self::TinyCnn { input: input.into(), widths, hidden },
-            SavedStudent::Adapter { input, features, hidden } => Self::Adapter { input: input.into(), features, hidden },
+            SavedStudent::Adapter { input, features, hidden } => {
+                Self::Adapter { input: input.into(), features, hidden }
+            }
         }
     }
 }

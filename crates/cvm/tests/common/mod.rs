@@ -25,8 +25,17 @@ pub fn view(pixels: &[u8]) -> ImageView<'_> {
 
 /// Small settings for the synthetic classes: CVM's objective for the anchor heads, plain ER's for the linear head.
 pub fn config(head: HeadKind) -> LearnerConfig {
-    let objective = if head == HeadKind::Linear { cvm::objective::Objective::default() } else { cvm::objective::Objective::cvm() };
-    LearnerConfig { head, objective, batch_size: 16, memory: 60, seed: 7, learning_rate: 3e-3, ..LearnerConfig::new(StudentConfig::tiny_cnn(1, SIDE)) }
+    let objective =
+        if head == HeadKind::Linear { cvm::objective::Objective::default() } else { cvm::objective::Objective::cvm() };
+    LearnerConfig {
+        head,
+        objective,
+        batch_size: 16,
+        memory: 60,
+        seed: 7,
+        learning_rate: 3e-3,
+        ..LearnerConfig::new(StudentConfig::tiny_cnn(1, SIDE))
+    }
 }
 
 pub fn device() -> Device {
@@ -50,7 +59,8 @@ pub fn teach(learner: &mut Learner, examples: usize, steps: usize, seed: u64) ->
 /// Accuracy of `learner` on `n` fresh images per class.
 pub fn accuracy(learner: &mut Learner, n: usize, seed: u64) -> f64 {
     let mut rng = StdRng::seed_from_u64(seed);
-    let images: Vec<(usize, Vec<u8>)> = (0..3).flat_map(|c| (0..n).map(move |_| c)).map(|c| (c, image(c, &mut rng))).collect();
+    let images: Vec<(usize, Vec<u8>)> =
+        (0..3).flat_map(|c| (0..n).map(move |_| c)).map(|c| (c, image(c, &mut rng))).collect();
     let views: Vec<ImageView> = images.iter().map(|(_, p)| view(p)).collect();
     let predictions = pollster::block_on(learner.predict_batch(&views)).unwrap();
     let correct = predictions.iter().zip(&images).filter(|(p, (c, _))| p.top() == Some(*c)).count();
