@@ -37,6 +37,7 @@ fn main() {
         Some("pkg") => setup::run(&Ctx::new()).and_then(|_| web::pkg(&Ctx::new())),
         Some("bench") => bench(&Ctx::new(), &args[1..]),
         Some("demo") => demo(&Ctx::new(), &args[1..]),
+        Some("lint") => lint(&Ctx::new(), true),
         _ => Err(USAGE.into()),
     };
     if let Err(e) = result {
@@ -45,7 +46,7 @@ fn main() {
     }
 }
 
-const USAGE: &str = "usage: cargo xtask <setup | test | demo [--port N] | assets | pkg | bench cl|webcam|openset|zeroshot|browser|release|soak [--quick] [--out FILE] ...>";
+const USAGE: &str = "usage: cargo xtask <setup | test | demo [--port N] | lint | assets | pkg | bench cl|webcam|openset|zeroshot|browser|release|soak [--quick] [--out FILE] ...>";
 
 /// Paths every command shares.
 pub struct Ctx {
@@ -105,8 +106,8 @@ fn test(ctx: &Ctx) -> Result {
     let installed = setup::run(ctx)? + assets::build(ctx)?;
     setup::check(ctx, &assets::blobs(ctx))?;
     took("set-up and assets");
-    println!("\n== formatting: cargo fmt --check (rustfmt.toml) ==");
-    run(ctx.cargo().args(["fmt", "--all", "--check"]))?;
+    println!("\n== formatting and lints: cargo fmt --check, cargo clippy -D warnings ==");
+    lint(ctx, false)?;
     let golden = ctx.target_dir().join("cvm-golden-losses.json");
     println!("\n== tier 1: native tests (core on flex, language models, benchmark data) ==");
     run(ctx
@@ -127,6 +128,19 @@ fn test(ctx: &Ctx) -> Result {
     web::node_tests(ctx)?;
     took("tiers 3 and 4");
     println!("\nall tests passed ({installed} set-up steps done now)");
+    Ok(())
+}
+
+/// `cargo fmt --check` and `cargo clippy -D warnings` of the native crates; with `facade`, also of the wasm
+/// façade for wasm32 (left out of the test command: checking burn's WebGPU stack for wasm32 takes four minutes
+/// on a fresh machine).
+fn lint(ctx: &Ctx, facade: bool) -> Result {
+    run(ctx.cargo().args(["fmt", "--all", "--check"]))?;
+    let deny = ["--all-targets", "--", "-D", "warnings"];
+    run(ctx.cargo().args(["clippy", "--workspace", "--exclude", "cvm-wasm"]).args(deny))?;
+    if facade {
+        run(ctx.cargo().args(["clippy", "-p", "cvm-wasm", "--target", "wasm32-unknown-unknown"]).args(deny))?;
+    }
     Ok(())
 }
 

@@ -146,16 +146,17 @@ fn wasm_target() -> Result<bool> {
     Ok(true)
 }
 
-/// rustfmt, which the test command runs (`rustup`'s minimal profile leaves it out).
+/// rustfmt and clippy, which the test command runs (`rustup`'s minimal profile leaves them out).
 fn rust_components() -> Result<bool> {
     let out = Command::new("rustup")
         .args(["component", "list", "--installed"])
         .output()
         .map_err(|e| format!("rustup: {e}"))?;
-    if String::from_utf8_lossy(&out.stdout).lines().any(|l| l.starts_with("rustfmt")) {
+    let installed = String::from_utf8_lossy(&out.stdout).into_owned();
+    if ["rustfmt", "clippy"].iter().all(|c| installed.lines().any(|l| l.starts_with(c))) {
         return Ok(false);
     }
-    exec(Command::new("rustup").args(["component", "add", "rustfmt"]))?;
+    exec(Command::new("rustup").args(["component", "add", "rustfmt", "clippy"]))?;
     Ok(true)
 }
 

@@ -88,7 +88,9 @@ async fn learns_three_classes_on_webgpu() {
 
 /// Natively computed losses of the reference scenario, baked in by `cargo xtask test`.
 fn golden() -> Vec<f32> {
-    let json = option_env!("CVM_GOLDEN_LOSSES").expect("CVM_GOLDEN_LOSSES is unset: run through `cargo xtask test`");
+    let Some(json) = option_env!("CVM_GOLDEN_LOSSES") else {
+        panic!("CVM_GOLDEN_LOSSES is unset: run through `cargo xtask test`")
+    };
     json.trim_matches(|c| c == '[' || c == ']').split(',').map(|v| v.trim().parse().unwrap()).collect()
 }
 

@@ -102,7 +102,7 @@ pub struct InputSpec {
 
 impl InputSpec {
     /// Number of `f32` values one preprocessed image occupies.
-    pub fn len(&self) -> usize {
+    pub fn values(&self) -> usize {
         self.channels * self.size * self.size
     }
 
@@ -192,8 +192,8 @@ impl Preprocessor {
     /// Writes the preprocessed image (CHW) into `out`, which must hold [`InputSpec::len`] values.
     pub fn run(&mut self, image: ImageView<'_>, out: &mut [f32]) -> Result<()> {
         let size = self.spec.size;
-        if out.len() != self.spec.len() {
-            return Err(CvmError::arg(format!("output buffer holds {}, needs {}", out.len(), self.spec.len())));
+        if out.len() != self.spec.values() {
+            return Err(CvmError::arg(format!("output buffer holds {}, needs {}", out.len(), self.spec.values())));
         }
         let (w, h) = (image.width, image.height);
         let side = w.min(h);
@@ -246,7 +246,7 @@ impl Preprocessor {
 
     /// Convenience for one-off calls: allocates the output.
     pub fn to_vec(&mut self, image: ImageView<'_>) -> Result<Vec<f32>> {
-        let mut out = vec![0.0; self.spec.len()];
+        let mut out = vec![0.0; self.spec.values()];
         self.run(image, &mut out)?;
         Ok(out)
     }

@@ -503,7 +503,7 @@ impl Learner {
             return Err(CvmError::arg(format!("class index {class} out of range (have {})", self.classes.len())));
         }
         let len = self.config.student.sample_len();
-        if samples.len() % len != 0 {
+        if !samples.len().is_multiple_of(len) {
             return Err(CvmError::arg(format!("samples must be a multiple of {len} values, got {}", samples.len())));
         }
         if !samples.iter().all(|v| v.is_finite()) {
@@ -766,7 +766,7 @@ impl Learner {
 
     /// Preprocesses images into the reused scratch buffer.
     fn preprocess(&mut self, images: &[ImageView<'_>]) -> Result<()> {
-        let len = self.config.student.input().len();
+        let len = self.config.student.input().values();
         self.scratch.resize(images.len() * len, 0.0);
         for (image, out) in images.iter().zip(self.scratch.chunks_exact_mut(len)) {
             self.preprocessor.run(*image, out)?;
@@ -1004,7 +1004,7 @@ impl Learner {
     /// Validated samples `[B × sample_len]` as a tensor on the inference device.
     fn sample_tensor(&self, samples: &[f32]) -> Result<Tensor<2>> {
         let len = self.config.student.sample_len();
-        if samples.len() % len != 0 || !samples.iter().all(|v| v.is_finite()) {
+        if !samples.len().is_multiple_of(len) || !samples.iter().all(|v| v.is_finite()) {
             return Err(CvmError::arg(format!(
                 "samples must be finite and a multiple of {len} values, got {}",
                 samples.len()

@@ -239,7 +239,7 @@ impl LinearHead {
     pub fn forward(&self, z: Tensor<2>, classes: usize) -> Tensor<2> {
         let [dim, _] = self.weight.dims();
         let w = self.weight.val().slice([0..dim, 0..classes]);
-        let b = self.bias.val().slice([0..classes]);
+        let b = self.bias.val().slice(0..classes);
         z.matmul(w) + b.unsqueeze_dim(0)
     }
 

@@ -13,6 +13,9 @@ use rand::{RngExt, SeedableRng, rngs::StdRng};
 
 use crate::error::{CvmError, Result};
 
+/// Parameters by dotted path: shape and values.
+pub type HostParams = HashMap<String, (Vec<usize>, Vec<f32>)>;
+
 /// Tracks the dotted path of the parameter being visited.
 #[derive(Default)]
 struct PathStack {
@@ -96,7 +99,7 @@ pub async fn export<M: Module>(module: &M) -> Result<Vec<HostParam>> {
 /// Replaces parameters by path from host data; every parameter must be present with its exact shape.
 struct Load<'a> {
     stack: PathStack,
-    source: &'a HashMap<String, (Vec<usize>, Vec<f32>)>,
+    source: &'a HostParams,
     used: usize,
     error: Option<String>,
 }
@@ -134,7 +137,7 @@ impl ModuleMapper for Load<'_> {
 
 /// Loads `params` (path → shape, values) into `module`. Errors name the first missing or mis-shaped tensor,
 /// and tensors the module does not have.
-pub fn import<M: Module>(module: M, params: &HashMap<String, (Vec<usize>, Vec<f32>)>, what: &'static str) -> Result<M> {
+pub fn import<M: Module>(module: M, params: &HostParams, what: &'static str) -> Result<M> {
     let mut load = Load { stack: PathStack::default(), source: params, used: 0, error: None };
     let module = module.map(&mut load);
     if let Some(err) = load.error {

@@ -54,7 +54,7 @@ impl StudentConfig {
     /// Length of one stored sample: preprocessed pixels, or trunk features.
     pub fn sample_len(&self) -> usize {
         match self {
-            Self::TinyCnn { input, .. } => input.len(),
+            Self::TinyCnn { input, .. } => input.values(),
             Self::Adapter { features, .. } => *features,
         }
     }
@@ -142,6 +142,7 @@ pub struct AdapterMlp {
 
 /// The trainable encoder presets.
 #[derive(Module, Debug)]
+#[allow(clippy::large_enum_variant)] // one per learner, and burn's module derive does not see through a Box
 pub enum Encoder {
     TinyCnn(TinyCnn),
     Adapter(AdapterMlp),

@@ -262,8 +262,8 @@ fn never_taught_inputs_are_unknown_from_one_class_on() {
     let fresh = |c: usize, n: usize, rng: &mut rand::rngs::StdRng| (0..n).map(|_| image(c, rng)).collect::<Vec<_>>();
     let mut learner = Learner::new(config(HeadKind::Concepts), concepts(), device()).unwrap();
     let mut known_share = Vec::new();
-    for taught in 0..2 {
-        let class = learner.add_class(NAMES[taught]).unwrap();
+    for (taught, name) in NAMES[..2].iter().enumerate() {
+        let class = learner.add_class(name).unwrap();
         let examples = fresh(taught, 30, &mut rng);
         pollster::block_on(learner.add_examples(class, &examples.iter().map(|p| view(p)).collect::<Vec<_>>())).unwrap();
         pollster::block_on(learner.train(40)).unwrap();

@@ -59,7 +59,7 @@ proptest! {
     #[test]
     fn damaged_concept_blobs_are_refused_or_valid(edits in prop::collection::vec((any::<usize>(), 1u8..), 0..6), cut in prop::option::of(any::<usize>())) {
         if let Ok(space) = ConceptSpace::from_bytes(&damaged(concept_blob(), &edits, cut)) {
-            prop_assert!(space.len() > 0);
+            prop_assert!(!space.is_empty());
         }
     }
 

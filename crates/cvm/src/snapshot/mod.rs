@@ -166,7 +166,7 @@ impl Learner {
         }
 
         // Parameters by prefix.
-        let mut groups: HashMap<&str, HashMap<String, (Vec<usize>, Vec<f32>)>> = HashMap::new();
+        let mut groups: HashMap<&str, params::HostParams> = HashMap::new();
         for (name, view) in parsed.tensors.tensors() {
             for prefix in ["student", "head", "previous"] {
                 if let Some(path) = name.strip_prefix(prefix).and_then(|p| p.strip_prefix('.')) {
