@@ -167,11 +167,37 @@ test("the declarations and the package agree on every method and every value it 
     const restored = await Learner.load(bytes, { ...options, onProgress: undefined });
     expect(restored, returns("static load"), "load()");
     restored.free();
+    // Errors: a declared name each, and an unknown concept's suggestions.
+    const failures = [
+      () => learner.addClass("kittten"),
+      () => learner.addClass("cat"),
+      () => learner.removeClass("bird"),
+      () => learner.addExample("cat", frame, SIDE + 1, SIDE),
+      () => learner.train({ steps: -1 }),
+      () => Learner.load(new Uint8Array(64), options),
+      () => {
+        // A call made while training runs (it yields to the event loop at each report) is refused; wait for the
+        // training before going on.
+        const first = learner.train({ steps: 2, reportEvery: 1 });
+        const refusal = learner.predict(frame, SIDE, SIDE).then(() => null, (e) => e);
+        return first.then(() => refusal).then((e) => { if (e) throw e; });
+      },
+    ];
+    const names = [];
+    for (const [i, fail] of failures.entries()) {
+      const error = await Promise.resolve().then(fail).then(() => assert.fail(`failure ${i} did not fail`), (e) => e);
+      assert.ok(error instanceof Error, `failure ${i}: ${describe(error)}`);
+      expect(error.name, aliases.get("ErrorName"), `error[${i}].name`);
+      names.push(error.name);
+    }
+    assert.deepEqual(names, ["UnknownConceptError", "DuplicateClassError", "UnknownClassError", "InvalidImageError", "Error", "InvalidBlobError", "BusyError"]);
+    const unknown = await Promise.resolve().then(failures[0]).catch((e) => e);
+    assert.ok(unknown.suggestions.includes("kitten"), `suggestions: ${unknown.suggestions}`);
     await call("removeExample", results.examples[0]);
     await call("stopTraining");
     await call("removeClass", "dog");
     await call("dispose");
-    const unchecked = [...declared.keys()].map((k) => k.replace("static ", "")).filter((k) => !checked.has(k) && !["free"].includes(k));
+    const unchecked = [...declared.keys()].map((k) => k.replace("static ", "")).filter((k) => !checked.has(k) && k !== "free");
     assert.deepEqual(unchecked, [], "declared methods this test never called");
     assert.notEqual(results.recognise.prediction, null, "with classes, a recognition has a prediction");
   } finally {

@@ -351,7 +351,7 @@ test("once the service worker holds it, the page loads and teaches offline", { t
   }
 });
 
-test("a save that fails part-way leaves the last good state whole", { timeout: 600_000 }, async () => {
+test("the saved state: the first release's records migrate into one, and a save that fails leaves the last good one whole", { timeout: 600_000 }, async () => {
   const photos = process.env.CVM_PHOTOS;
   assert.ok(photos, "CVM_PHOTOS is unset: run through `cargo xtask test`");
   const server = await serve({ "/": www });
@@ -372,20 +372,47 @@ test("a save that fails part-way leaves the last good state whole", { timeout: 6
   try {
     await waitReady(s.page, s.log);
     await teach("strawberry", ["imagenet_04_949.jpg", "imagenet_10_541.jpg"], "^ready$");
-    // From now on every write that includes the held-out frames fails the way a full disk does: its transaction
-    // aborts.
+    // What the first release saved (four records side by side) is moved into the one versioned record.
+    const keys = () => s.page.evaluate(() => new Promise((resolve) => {
+      const open = indexedDB.open("keyval-store");
+      open.onsuccess = () => {
+        const request = open.result.transaction("keyval").objectStore("keyval").getAllKeys();
+        request.onsuccess = () => resolve(request.result.sort());
+      };
+    }));
+    assert.deepEqual(await keys(), ["saved"]);
+    await s.page.evaluate(() => new Promise((resolve, reject) => {
+      const open = indexedDB.open("keyval-store");
+      open.onsuccess = () => {
+        const transaction = open.result.transaction("keyval", "readwrite");
+        const store = transaction.objectStore("keyval");
+        const request = store.get("saved");
+        request.onsuccess = () => {
+          const { snapshot, thumbs, history, heldOut } = request.result;
+          Object.entries({ snapshot, thumbs, history, heldOut }).forEach(([key, value]) => store.put(value, key));
+          store.delete("saved");
+        };
+        transaction.oncomplete = resolve;
+        transaction.onerror = reject;
+      };
+    }));
+    assert.deepEqual(await keys(), ["heldOut", "history", "snapshot", "thumbs"]);
+    await s.page.reload();
+    await waitReady(s.page, s.log);
+    assert.deepEqual(await s.page.locator('[data-testid="class-card"]').evaluateAll((cards) => cards.map((c) => c.dataset.class)), ["strawberry"], "the first release's state, migrated");
+    assert.deepEqual(await keys(), ["saved"]);
+    // From now on every save fails the way a full disk does: its transaction aborts.
     await s.page.evaluate(() => {
       const put = IDBObjectStore.prototype.put;
       IDBObjectStore.prototype.put = function (value, key) {
         const request = put.call(this, value, key);
-        if (key === "heldOut") this.transaction.abort();
+        if (key === "saved") this.transaction.abort();
         return request;
       };
     });
     // The failed save is reported (and the work is still in the page).
     await teach("drum", ["imagenet_10_541.jpg", "imagenet_15_99.jpg"], "could not save");
-    // The next visit gets the last good state: one class, with everything saved beside it — not the new snapshot
-    // beside the old thumbnails and held-out frames.
+    // The next visit gets the last good state: one class, with its thumbnails.
     await s.page.reload();
     await waitReady(s.page, s.log);
     const cards = await s.page.locator('[data-testid="class-card"]').evaluateAll((cards) => cards.map((c) => c.dataset.class));

@@ -1,6 +1,6 @@
 // The page: camera, class cards, live predictions, plots, persistence. The learner lives in worker.js.
 
-import { get, setMany, del } from "./generated/idb-keyval.js";
+import { get, getMany, set, del, delMany } from "./generated/idb-keyval.js";
 
 const $ = (id) => document.getElementById(id);
 const HOLD_OUT_EVERY = 5; // every 5th recorded frame is kept aside to measure accuracy per class
@@ -33,7 +33,7 @@ worker.onmessage = ({ data }) => {
   if (data.event === "fallback") return setBackend("cpu", "WebGPU stopped working; continuing on the CPU");
   const { resolve, reject } = pending.get(data.id);
   pending.delete(data.id);
-  data.ok ? resolve(data.result) : reject(new Error(data.error));
+  data.ok ? resolve(data.result) : reject(Object.assign(new Error(data.error.message), data.error));
 };
 function call(op, args = {}, transfer = []) {
   const id = nextId++;
@@ -69,9 +69,8 @@ function readyStatus() {
 
 // ---------- camera ----------
 const video = $("video");
-// Frames are cropped square and scaled to the learner's input side here, before they go to the worker (the
-// learner says which side when it starts).
-const grab = new OffscreenCanvas(224, 224);
+// Frames go to the worker whole: the learner crops and scales them itself, as it does natively.
+const grab = new OffscreenCanvas(1, 1);
 const grabContext = grab.getContext("2d", { willReadFrequently: false });
 
 async function startCamera() {
@@ -93,18 +92,20 @@ function cameraProblem(text) {
   $("camera-message").hidden = false;
   document.body.dataset.camera = "off";
 }
-/** The current camera frame, cropped square and scaled, as a transferable ImageBitmap. */
+/** The current camera frame (or an uploaded image), whole, as a transferable ImageBitmap. */
 function frame(source = video) {
   const w = source.videoWidth ?? source.width;
   const h = source.videoHeight ?? source.height;
-  const side = Math.min(w, h);
-  grabContext.drawImage(source, (w - side) / 2, (h - side) / 2, side, side, 0, 0, grab.width, grab.height);
+  if (grab.width !== w || grab.height !== h) [grab.width, grab.height] = [w, h];
+  grabContext.drawImage(source, 0, 0);
   return grab.transferToImageBitmap();
 }
+/** A small square of the frame's centre, as the learner sees it. */
 function thumbnail(bitmap) {
   const c = document.createElement("canvas");
   c.width = c.height = 48;
-  c.getContext("2d").drawImage(bitmap, 0, 0, 48, 48);
+  const side = Math.min(bitmap.width, bitmap.height);
+  c.getContext("2d").drawImage(bitmap, (bitmap.width - side) / 2, (bitmap.height - side) / 2, side, side, 0, 0, 48, 48);
   return c.toDataURL("image/jpeg", 0.7);
 }
 
@@ -185,9 +186,8 @@ async function addClass(name) {
     document.querySelector(`[data-class="${CSS.escape(label)}"] .record`)?.focus();
     await sayIfKnownAlready(label);
   } catch (error) {
-    const suggestions = await call("suggest", { text: name }).catch(() => []);
     message.replaceChildren(document.createTextNode(error.message + " "));
-    for (const s of suggestions) {
+    for (const s of error.suggestions ?? []) {
       const b = document.createElement("button");
       b.type = "button";
       b.textContent = s;
@@ -285,11 +285,21 @@ function wireRecord(button, label) {
   });
 }
 
+/** An uploaded image as a frame. A photo far larger than a camera frame is first brought down to 1,024 pixels
+ * on its longer side, so one upload cannot grow the learner's memory by tens of megabytes. */
+async function upload(file) {
+  const bitmap = await createImageBitmap(file);
+  const scale = Math.min(1, 1024 / Math.max(bitmap.width, bitmap.height));
+  if (scale === 1) return bitmap;
+  const [resizeWidth, resizeHeight] = [Math.round(bitmap.width * scale) || 1, Math.round(bitmap.height * scale) || 1];
+  bitmap.close();
+  return createImageBitmap(file, { resizeWidth, resizeHeight, resizeQuality: "high" });
+}
 async function addFiles(label, files) {
   const frames = [];
   for (const file of files) {
     try {
-      frames.push(frame(await createImageBitmap(file)));
+      frames.push(await upload(file));
     } catch {
       setStatus(`${file.name} is not an image this browser can read`);
     }
@@ -537,11 +547,36 @@ function drawMap() {
  * Saves the learner and what the page keeps beside it in one IndexedDB transaction, so a failed or interrupted
  * save leaves the last good state whole rather than a new snapshot beside old thumbnails and held-out frames.
  */
+// Everything the page keeps between visits is one IndexedDB record, written whole (a failed write leaves the last
+// good one) and versioned like the learner's snapshot inside it.
+const SAVED = "saved";
+const SAVED_VERSION = 1;
+// The first release kept four records beside each other.
+const FIRST_RELEASE_KEYS = ["snapshot", "thumbs", "history", "heldOut"];
+
+/** The saved record, or null: this version's, or the first release's four records moved into one. */
+async function loadSaved() {
+  const saved = await get(SAVED);
+  if (saved !== undefined) {
+    if (saved?.version === SAVED_VERSION) return saved;
+    // A record this page cannot read (a newer page wrote it) is set aside, not overwritten.
+    await set(`${SAVED}-version-${saved?.version}`, saved);
+    await del(SAVED);
+    throw new Error(`it has version ${saved?.version}, which this page cannot read; it was kept under another name`);
+  }
+  const [snapshot, thumbs, history, heldOut] = await getMany(FIRST_RELEASE_KEYS);
+  if (snapshot === undefined) return null;
+  const migrated = { version: SAVED_VERSION, snapshot, thumbs: thumbs ?? [], history: history ?? [], heldOut: heldOut ?? [] };
+  await set(SAVED, migrated);
+  await delMany(FIRST_RELEASE_KEYS);
+  return migrated;
+}
+
 async function persist() {
   try {
     const bytes = await call("save");
     const heldOut = await Promise.all([...state.heldOut].map(async ([label, entries]) => [label, await Promise.all(entries.map((e) => jpeg(e.frame)))]));
-    await setMany([["snapshot", bytes], ["thumbs", [...state.thumbs]], ["history", state.history], ["heldOut", heldOut]]);
+    await set(SAVED, { version: SAVED_VERSION, snapshot: bytes, thumbs: [...state.thumbs], history: state.history, heldOut });
   } catch (error) {
     setStatus(`could not save (${error?.message ?? "the browser gave up the write"}); your work is still here — export it to keep it`);
   }
@@ -557,8 +592,7 @@ async function jpeg(bitmap) {
   }
   return jpegs.get(bitmap);
 }
-async function restoreHeldOut() {
-  const saved = (await get("heldOut").catch(() => [])) ?? [];
+async function restoreHeldOut(saved) {
   for (const [label, blobs] of saved) {
     if (!state.classes.some((c) => c.label === label)) continue;
     const frames = await Promise.all(blobs.map((b) => createImageBitmap(b).catch(() => null)));
@@ -595,7 +629,7 @@ $("import").onchange = async (e) => {
 };
 $("reset").onclick = async () => {
   if (!confirm("Forget every class and example?")) return;
-  await Promise.all([del("snapshot"), del("thumbs"), del("history"), del("heldOut")]);
+  await del(SAVED);
   const described = await call("reset", { backend: $("backend-choice").value, settings: settings() });
   Object.assign(state, { history: [], losses: [] });
   state.thumbs.clear();
@@ -623,15 +657,21 @@ async function main() {
   const backend = new URLSearchParams(location.search).get("backend") ?? "auto";
   $("backend-choice").value = backend;
   setStatus("loading the model…");
-  const snapshot = await get("snapshot").catch(() => undefined);
-  const described = await call("init", { backend, settings: settings(), snapshot });
-  if (described.snapshotError) setStatus(`the saved state could not be restored (${described.snapshotError}); starting fresh`);
-  state.thumbs = new Map((await get("thumbs").catch(() => [])) ?? []);
+  let saved = null;
+  let savedError = null;
+  try {
+    saved = await loadSaved();
+  } catch (error) {
+    savedError = error?.message ?? String(error);
+  }
+  const described = await call("init", { backend, settings: settings(), snapshot: saved?.snapshot });
+  savedError ??= described.snapshotError;
+  if (savedError) setStatus(`the saved state could not be restored (${savedError}); starting fresh`);
+  state.thumbs = new Map(saved?.thumbs ?? []);
   setClasses(described.classes);
-  state.history = (await get("history").catch(() => [])) ?? [];
-  await restoreHeldOut();
+  state.history = saved?.history ?? [];
+  await restoreHeldOut(saved?.heldOut ?? []);
   setBackend(described.backend);
-  grab.width = grab.height = described.inputSize;
   const vocabulary = await call("vocabulary");
   $("vocabulary").replaceChildren(...vocabulary.map((v) => Object.assign(document.createElement("option"), { value: v })));
   renderClasses();
@@ -639,7 +679,7 @@ async function main() {
   await refreshMap();
   await cameraReady;
   state.ready = true;
-  if (!described.snapshotError) readyStatus();
+  if (!savedError) readyStatus();
   recognise();
 }
 main().catch((error) => setStatus(`could not start: ${error.message}`));

@@ -19,9 +19,9 @@ async function open(backend, settings, snapshot) {
   return describe();
 }
 
-/** Backend, input side and classes, each with the ids of the examples the learner still holds. */
+/** Backend and classes, each with the ids of the examples the learner still holds. */
 function describe() {
-  return { backend: learner.backend, inputSize: learner.inputSize, classes: learner.classes().map((c) => ({ ...c, ids: learner.examples(c.label) })) };
+  return { backend: learner.backend, classes: learner.classes().map((c) => ({ ...c, ids: learner.examples(c.label) })) };
 }
 
 /** Runs `work`; if WebGPU fails underneath it, reopens the last good state on the CPU and retries once. */
@@ -64,7 +64,6 @@ const ops = {
     }
   },
   vocabulary: () => learner.vocabulary(),
-  suggest: ({ text }) => learner.suggest(text, 5),
   addClass: ({ name }) => {
     learner.addClass(name);
     return describe();
@@ -126,7 +125,8 @@ onmessage = ({ data }) => {
       const transfer = result instanceof Uint8Array ? [result.buffer] : [];
       postMessage({ id, ok: true, result }, transfer);
     } catch (error) {
-      postMessage({ id, ok: false, error: String(error?.message ?? error) });
+      // An Error's own fields do not survive postMessage: send what the page uses.
+      postMessage({ id, ok: false, error: { message: String(error?.message ?? error), name: error?.name ?? "Error", suggestions: error?.suggestions } });
     } finally {
       for (const frame of [args.frame, ...(args.frames ?? []), ...(args.heldOut ?? [])]) frame?.close?.();
     }

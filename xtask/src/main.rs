@@ -108,6 +108,7 @@ fn test(ctx: &Ctx) -> Result {
     took("set-up and assets");
     println!("\n== formatting and lints: cargo fmt --check, cargo clippy -D warnings ==");
     lint(ctx, false)?;
+    took("formatting and lints");
     let golden = ctx.target_dir().join("cvm-golden-losses.json");
     println!("\n== tier 1: native tests (core on flex, language models, benchmark data) ==");
     run(ctx

@@ -16,9 +16,9 @@ const RECORD_FPS = 8; // the demo page's recording rate
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-function randomRgba(side, seed) {
+function randomRgba(side, seed, height = side) {
   let s = seed >>> 0 || 1;
-  const data = new Uint8Array(side * side * 4);
+  const data = new Uint8Array(side * height * 4);
   for (let i = 0; i < data.length; i++) {
     s ^= s << 13;
     s ^= s >>> 17;
@@ -114,12 +114,13 @@ async function tfjsTrainStep(backend, warmup, steps) {
 async function webcam(backend, shots, steps, frames) {
   await init();
   const learner = await Learner.create({ concepts: CONCEPTS, student: STUDENT, backend });
-  const side = 224; // the student blob's input: frames arrive at that size, as the demo page sends them
-  const frame = (seed) => randomRgba(side, seed);
+  // Whole 640×480 camera frames, as the demo page sends them: the learner crops and scales them to 224.
+  const [width, height] = [640, 480];
+  const frame = (seed) => randomRgba(width, seed, height);
   const names = ["cat", "dog", "cup", "shoe", "book"];
   for (const [k, name] of names.entries()) {
     learner.addClass(name);
-    for (let i = 0; i < shots; i++) await learner.addExample(name, frame(100 * k + i + 1), side, side);
+    for (let i = 0; i < shots; i++) await learner.addExample(name, frame(100 * k + i + 1), width, height);
     await learner.train({ steps });
   }
   learner.addClass("apple");
@@ -130,7 +131,7 @@ async function webcam(backend, shots, steps, frames) {
     const wait = started + i * period - performance.now();
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
     const t = performance.now();
-    await learner.addExample("apple", frame(900 + i), side, side);
+    await learner.addExample("apple", frame(900 + i), width, height);
     featuresMs += performance.now() - t;
   }
   const lastFrame = started + (shots - 1) * period;
@@ -140,7 +141,7 @@ async function webcam(backend, shots, steps, frames) {
   const times = [];
   for (let i = 0; i < frames + 2; i++) {
     const t = performance.now();
-    await learner.predict(frame(5000 + i), side, side);
+    await learner.predict(frame(5000 + i), width, height);
     if (i >= 2) times.push(performance.now() - t);
   }
   const result = { backend: learner.backend, shots, steps, recordFps: RECORD_FPS, featuresMs, backlogMs: added - lastFrame, trainMs: trained - added, afterLastMs: trained - lastFrame, frameMs: median(times), frameTimes: times };

@@ -1,15 +1,35 @@
-//! Errors crossing into JavaScript: every failure becomes a JS `Error` with a message a person can act on.
+//! Errors crossing into JavaScript: every failure becomes a JS `Error` with a message a person can act on, a
+//! stable `name` a program can branch on (`ErrorName` in the TypeScript declarations), and the suggestions an
+//! unknown concept name comes with.
 
-use wasm_bindgen::{JsError, JsValue};
+use cvm::CvmError;
+use wasm_bindgen::JsValue;
 
 #[derive(Debug)]
-pub struct Error(pub String);
+pub struct Error {
+    message: String,
+    /// The JS `name`: the kind of failure.
+    name: &'static str,
+    /// Vocabulary names close to an unknown one (`UnknownConceptError` only).
+    suggestions: Vec<String>,
+}
 
 pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
+    /// A failure of no particular kind: JS's plain `"Error"`.
     pub fn msg(message: impl Into<String>) -> Self {
-        Self(message.into())
+        Self { message: message.into(), name: "Error", suggestions: Vec::new() }
+    }
+
+    /// An image the package cannot read, or whose bytes do not match its size.
+    pub fn image(message: impl Into<String>) -> Self {
+        Self { name: "InvalidImageError", ..Self::msg(message) }
+    }
+
+    /// A call made while another is still running.
+    pub fn busy(message: impl Into<String>) -> Self {
+        Self { name: "BusyError", ..Self::msg(message) }
     }
 
     /// A thrown JS value, described.
@@ -19,30 +39,47 @@ impl Error {
             .and_then(|m| m.as_string())
             .or_else(|| value.as_string())
             .unwrap_or_else(|| format!("{value:?}"));
-        Self(text)
+        Self::msg(text)
     }
 }
 
 impl std::fmt::Display for Error {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.message)
     }
 }
 
-impl From<cvm::CvmError> for Error {
-    fn from(e: cvm::CvmError) -> Self {
-        Self(e.to_string())
-    }
-}
-
-impl From<serde_wasm_bindgen::Error> for Error {
-    fn from(e: serde_wasm_bindgen::Error) -> Self {
-        Self(format!("invalid options: {e}"))
+impl From<CvmError> for Error {
+    fn from(e: CvmError) -> Self {
+        let name = match &e {
+            CvmError::InvalidBlob { .. } => "InvalidBlobError",
+            CvmError::NewerVersion { .. } => "NewerVersionError",
+            CvmError::UnknownConcept { .. } => "UnknownConceptError",
+            CvmError::UnknownClass(_) => "UnknownClassError",
+            CvmError::DuplicateClass(_) => "DuplicateClassError",
+            CvmError::InvalidArgument(_) => "InvalidArgumentError",
+            CvmError::InvalidImage(_) => "InvalidImageError",
+            CvmError::NotReady(_) => "NotReadyError",
+            CvmError::Backend(_) => "BackendError",
+        };
+        let message = e.to_string();
+        let suggestions = match e {
+            CvmError::UnknownConcept { suggestions, .. } => suggestions,
+            _ => Vec::new(),
+        };
+        Self { message, name, suggestions }
     }
 }
 
 impl From<Error> for JsValue {
     fn from(e: Error) -> Self {
-        JsError::new(&e.0).into()
+        let error = js_sys::Error::new(&e.message);
+        error.set_name(e.name);
+        if e.name == "UnknownConceptError" {
+            let suggestions: js_sys::Array = e.suggestions.iter().map(|s| JsValue::from_str(s)).collect();
+            // Setting a property on a fresh Error object cannot fail.
+            let _ = js_sys::Reflect::set(&error, &"suggestions".into(), &suggestions);
+        }
+        error.into()
     }
 }

@@ -1,5 +1,7 @@
 //! Pixels from whatever JavaScript hands over: `ImageData`, raw RGBA bytes, or anything `drawImage` accepts
-//! (video, image bitmap, canvas, image), which is centre-cropped and scaled on a reused `OffscreenCanvas`.
+//! (video, image bitmap, canvas, image), copied at its own size through a reused `OffscreenCanvas`. Nothing here
+//! crops or scales: the core's preprocessing (`cvm::image`) is the one path every frame takes, in the page and
+//! natively alike.
 
 use js_sys::{Reflect, Uint8Array, Uint8ClampedArray};
 use wasm_bindgen::{JsCast, JsValue};
@@ -11,7 +13,7 @@ use cvm::{ImageView, PixelFormat};
 /// Reads frames into one reused RGBA buffer.
 #[derive(Default)]
 pub struct Frames {
-    canvas: Option<(OffscreenCanvas, OffscreenCanvasRenderingContext2d, u32)>,
+    canvas: Option<(OffscreenCanvas, OffscreenCanvasRenderingContext2d)>,
     rgba: Vec<u8>,
 }
 
@@ -20,9 +22,8 @@ fn number(value: &JsValue, key: &str) -> Option<u32> {
 }
 
 impl Frames {
-    /// Copies `image` into [`Frames::rgba`]; returns its width and height. Drawable sources are cropped to a
-    /// centred square and scaled to `side` pixels on the way.
-    fn read(&mut self, image: &JsValue, width: Option<u32>, height: Option<u32>, side: u32) -> Result<(usize, usize)> {
+    /// Copies `image` into [`Frames::rgba`]; returns its width and height.
+    fn read(&mut self, image: &JsValue, width: Option<u32>, height: Option<u32>) -> Result<(usize, usize)> {
         if let Some(bytes) = image.dyn_ref::<Uint8Array>() {
             return self.raw(bytes.length(), width, height, |out| bytes.copy_to(out));
         }
@@ -35,7 +36,7 @@ impl Frames {
         }
         let drawable = ["videoWidth", "naturalWidth", "width"].iter().any(|k| number(image, k).is_some());
         if !drawable || image.is_null() || image.is_undefined() {
-            return Err(Error::msg(
+            return Err(Error::image(
                 "unsupported image: pass ImageData, ImageBitmap, an <img>, <video> or <canvas> element, an OffscreenCanvas, or RGBA bytes (Uint8Array) with width and height",
             ));
         }
@@ -44,40 +45,22 @@ impl Frames {
         let h =
             number(image, "videoHeight").or_else(|| number(image, "naturalHeight")).or_else(|| number(image, "height"));
         let (Some(w), Some(h)) = (w, h) else {
-            return Err(Error::msg(
+            return Err(Error::image(
                 "the image has no size yet (a video that has not started, an image still loading?)",
             ));
         };
-        let (_, ctx, _) = self.canvas(side)?;
-        let crop = w.min(h) as f64;
-        let (sx, sy) = ((w as f64 - crop) / 2.0, (h as f64 - crop) / 2.0);
+        let ctx = self.canvas(w, h)?;
         let source = image.unchecked_ref::<web_sys::HtmlCanvasElement>();
-        ctx.draw_image_with_html_canvas_element_and_sw_and_sh_and_dx_and_dy_and_dw_and_dh(
-            source,
-            sx,
-            sy,
-            crop,
-            crop,
-            0.0,
-            0.0,
-            side as f64,
-            side as f64,
-        )
-        .map_err(|e| Error::msg(format!("cannot draw the image: {}", Error::js(e))))?;
-        let data = ctx.get_image_data(0.0, 0.0, side as f64, side as f64).map_err(Error::js)?;
+        ctx.draw_image_with_html_canvas_element(source, 0.0, 0.0)
+            .map_err(|e| Error::image(format!("cannot draw the image: {}", Error::js(e))))?;
+        let data = ctx.get_image_data(0.0, 0.0, w as f64, h as f64).map_err(Error::js)?;
         let pixels: Uint8ClampedArray = Reflect::get(&data, &"data".into()).map_err(Error::js)?.unchecked_into();
-        self.raw(pixels.length(), Some(side), Some(side), |out| pixels.copy_to(out))
+        self.raw(pixels.length(), Some(w), Some(h), |out| pixels.copy_to(out))
     }
 
     /// [`Frames::read`], as a view of the buffer.
-    pub fn view(
-        &mut self,
-        image: &JsValue,
-        width: Option<u32>,
-        height: Option<u32>,
-        side: u32,
-    ) -> Result<ImageView<'_>> {
-        let (w, h) = self.read(image, width, height, side)?;
+    pub fn view(&mut self, image: &JsValue, width: Option<u32>, height: Option<u32>) -> Result<ImageView<'_>> {
+        let (w, h) = self.read(image, width, height)?;
         Ok(ImageView::new(w, h, PixelFormat::Rgba8, &self.rgba)?)
     }
 
@@ -90,20 +73,21 @@ impl Frames {
         copy: impl FnOnce(&mut [u8]),
     ) -> Result<(usize, usize)> {
         let (Some(w), Some(h)) = (width, height) else {
-            return Err(Error::msg("raw pixel bytes need width and height"));
+            return Err(Error::image("raw pixel bytes need width and height"));
         };
         let expected = w as u64 * h as u64 * 4;
         if len as u64 != expected {
-            return Err(Error::msg(format!("{w}×{h} RGBA needs {expected} bytes, got {len}")));
+            return Err(Error::image(format!("{w}×{h} RGBA needs {expected} bytes, got {len}")));
         }
         self.rgba.resize(len as usize, 0);
         copy(&mut self.rgba);
         Ok((w as usize, h as usize))
     }
 
-    fn canvas(&mut self, side: u32) -> Result<&(OffscreenCanvas, OffscreenCanvasRenderingContext2d, u32)> {
-        if self.canvas.as_ref().is_none_or(|(_, _, s)| *s != side) {
-            let canvas = OffscreenCanvas::new(side, side).map_err(Error::js)?;
+    /// The reused canvas, sized `w`×`h` (resizing clears it; a frame is drawn over all of it anyway).
+    fn canvas(&mut self, w: u32, h: u32) -> Result<&OffscreenCanvasRenderingContext2d> {
+        if self.canvas.is_none() {
+            let canvas = OffscreenCanvas::new(w, h).map_err(Error::js)?;
             let options = js_sys::Object::new();
             Reflect::set(&options, &"willReadFrequently".into(), &true.into()).map_err(Error::js)?;
             let ctx = canvas
@@ -111,8 +95,13 @@ impl Frames {
                 .map_err(Error::js)?
                 .ok_or_else(|| Error::msg("no 2D canvas context available"))?
                 .unchecked_into::<OffscreenCanvasRenderingContext2d>();
-            self.canvas = Some((canvas, ctx, side));
+            self.canvas = Some((canvas, ctx));
         }
-        Ok(self.canvas.as_ref().expect("just set"))
+        let (canvas, ctx) = self.canvas.as_ref().expect("just set");
+        if (canvas.width(), canvas.height()) != (w, h) {
+            canvas.set_width(w);
+            canvas.set_height(h);
+        }
+        Ok(ctx)
     }
 }

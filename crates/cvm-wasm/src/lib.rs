@@ -57,6 +57,9 @@ export type BlobSource = string | Uint8Array | ArrayBuffer;
 /** Anything a frame can come from. Raw bytes are RGBA and need `width` and `height`. */
 export type ImageSource = ImageData | ImageBitmap | HTMLVideoElement | HTMLCanvasElement | HTMLImageElement | OffscreenCanvas | Uint8Array | Uint8ClampedArray;
 export type Backend = "webgpu" | "cpu";
+/** The `name` of every Error the package throws: the kind of failure (`"Error"` for those of no particular kind).
+ * An `UnknownConceptError` also carries `suggestions`: vocabulary names close to the one given. */
+export type ErrorName = "InvalidBlobError" | "NewerVersionError" | "UnknownConceptError" | "UnknownClassError" | "DuplicateClassError" | "InvalidArgumentError" | "InvalidImageError" | "NotReadyError" | "BackendError" | "BusyError" | "Error";
 export interface LoadProgress { what: "concepts" | "student"; loaded: number; total: number | null }
 export interface LearnerSettings {
   /** Logit scale of the cosine head (default 16). */ scale?: number;
@@ -331,7 +334,9 @@ fn callback(object: &JsValue, key: &str) -> Result<Option<Function>> {
 }
 
 fn to_js<T: Serialize>(value: &T) -> Result<JsValue> {
-    value.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).map_err(Into::into)
+    value
+        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .map_err(|e| Error::msg(format!("cannot hand a result to JavaScript: {e}")))
 }
 
 /// What `create` and `load` share: the concept space, the backend and the optional pretrained trunk.
@@ -382,7 +387,7 @@ pub struct Learner {
 }
 
 fn busy() -> Error {
-    Error::msg("the learner is busy with another call (train, predict, save): await it before calling again")
+    Error::busy("the learner is busy with another call (train, predict, save): await it before calling again")
 }
 
 impl Learner {
@@ -406,13 +411,6 @@ impl Learner {
             (_, Some(i)) if i >= 0.0 && i.fract() == 0.0 && (i as usize) < learner.classes().len() => Ok(i as usize),
             _ => Err(Error::msg("class must be a class name or index")),
         }
-    }
-}
-
-impl Inner {
-    /// Input side of the student, which drawable sources are scaled to.
-    fn side(&self) -> u32 {
-        self.learner.config().student.input().size as u32
     }
 }
 
@@ -476,7 +474,7 @@ impl Learner {
         let inner = self.inner.clone();
         let mut inner = inner.try_borrow_mut().map_err(|_| busy())?;
         let inner = &mut *inner;
-        let view = inner.frames.view(image, width, height, inner.side())?;
+        let view = inner.frames.view(image, width, height)?;
         let recognition = inner.learner.recognise(view, k).await?;
         let (classes, concepts) = (inner.learner.classes(), inner.learner.concepts());
         let looks_like: Vec<ConceptMatch> = recognition
@@ -545,8 +543,9 @@ impl Learner {
         self.backend.into()
     }
 
-    /// Side in pixels of the square the learner scales frames to (224 with the EfficientNet student): a page
-    /// that crops and scales frames itself can do it once, at this size.
+    /// Side in pixels of the square the learner crops and scales every frame to (224 with the EfficientNet
+    /// student). Frames are best passed whole: the learner's own preprocessing is the one that training and the
+    /// benchmarks use.
     #[wasm_bindgen(getter, js_name = inputSize)]
     pub fn input_size(&self) -> u32 {
         self.side
@@ -617,7 +616,7 @@ impl Learner {
         let mut inner = inner.try_borrow_mut().map_err(|_| busy())?;
         let index = Self::class_by_label(&inner.learner, &label)?;
         let inner = &mut *inner;
-        let view = inner.frames.view(&image, width, height, inner.side())?;
+        let view = inner.frames.view(&image, width, height)?;
         Ok(inner.learner.add_example(index, view).await?)
     }
 
@@ -701,7 +700,7 @@ impl Learner {
         let inner = self.inner.clone();
         let mut inner = inner.try_borrow_mut().map_err(|_| busy())?;
         let inner = &mut *inner;
-        let view = inner.frames.view(&image, width, height, inner.side())?;
+        let view = inner.frames.view(&image, width, height)?;
         let prediction = inner.learner.predict(view).await?;
         to_js(&PredictionJs::new(inner.learner.classes(), &prediction))
     }
@@ -743,7 +742,7 @@ impl Learner {
         let inner = self.inner.clone();
         let mut inner = inner.try_borrow_mut().map_err(|_| busy())?;
         let inner = &mut *inner;
-        let view = inner.frames.view(&image, width, height, inner.side())?;
+        let view = inner.frames.view(&image, width, height)?;
         Ok(inner.learner.encode(&[view]).await?)
     }
 
@@ -789,10 +788,9 @@ impl Learner {
             if images.length() > 256 {
                 return Err(Error::msg("at most 256 images per concept map"));
             }
-            let side = inner.side();
             let mut samples = Vec::new();
             for image in images.iter() {
-                let view = inner.frames.view(&image, None, None, side)?;
+                let view = inner.frames.view(&image, None, None)?;
                 samples.extend(inner.learner.encode(&[view]).await?);
             }
             samples

@@ -1,11 +1,14 @@
 //! The pretrained trunk in a real browser: EfficientNet-Lite0 with its ImageNet head classifies foolbox's 20
-//! ImageNet photos (decoded by the browser) on WebGPU and on the CPU, as natively. The blob and the photos are
-//! compiled in from `CVM_ASSETS` and `CVM_PHOTOS`; `cargo xtask test` sets both and the `imagenet-test` feature.
+//! ImageNet photos (decoded by the browser) on WebGPU and on the CPU, as natively; and a photo handed to the
+//! package as the page hands it (a whole `ImageBitmap`) gives the same trunk features as the same pixels taken
+//! through the core's preprocessing directly. The blob and the photos are compiled in from `CVM_ASSETS` and
+//! `CVM_PHOTOS`; `cargo xtask test` sets both and the `imagenet-test` feature.
 #![cfg(all(target_arch = "wasm32", feature = "imagenet-test"))]
 
 use cvm::burn::tensor::Device;
 use cvm::pretrained::Trunk;
 use cvm::{ImageView, PixelFormat, Preprocessor};
+use image::ImageEncoder;
 use js_sys::{Array, Function, Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -29,14 +32,19 @@ const PHOTOS: [(&[u8], usize); 20] = photos![
     "16" => 251, "17" => 22, "18" => 317, "19" => 305,
 ];
 
-/// A JPEG decoded by the browser (`createImageBitmap`) into RGBA pixels.
-async fn decode(jpeg: &[u8]) -> (u32, u32, Vec<u8>) {
+/// An encoded image (JPEG, PNG) decoded by the browser (`createImageBitmap`), as the page gets an upload.
+async fn bitmap(encoded: &[u8]) -> ImageBitmap {
     let global = js_sys::global();
     let blob_class: Function = Reflect::get(&global, &"Blob".into()).unwrap().unchecked_into();
-    let blob = Reflect::construct(&blob_class, &Array::of1(&Array::of1(&Uint8Array::from(jpeg)))).unwrap();
+    let blob = Reflect::construct(&blob_class, &Array::of1(&Array::of1(&Uint8Array::from(encoded)))).unwrap();
     let create: Function = Reflect::get(&global, &"createImageBitmap".into()).unwrap().unchecked_into();
     let promise: js_sys::Promise = create.call1(&JsValue::UNDEFINED, &blob).unwrap().unchecked_into();
-    let bitmap: ImageBitmap = JsFuture::from(promise).await.unwrap().unchecked_into();
+    JsFuture::from(promise).await.unwrap().unchecked_into()
+}
+
+/// A JPEG decoded by the browser into RGBA pixels.
+async fn decode(jpeg: &[u8]) -> (u32, u32, Vec<u8>) {
+    let bitmap = bitmap(jpeg).await;
     let (w, h) = (bitmap.width(), bitmap.height());
     let canvas = OffscreenCanvas::new(w, h).unwrap();
     let context: OffscreenCanvasRenderingContext2d = canvas.get_context("2d").unwrap().unwrap().unchecked_into();
@@ -70,4 +78,41 @@ async fn imagenet_top1_on_webgpu() {
     let correct = top1_correct(&cvm_wasm::webgpu_device().await.unwrap()).await;
     web_sys::console::log_1(&format!("ImageNet top-1 in the browser (WebGPU): {correct}/20").into());
     assert!(correct >= 17, "top-1 {correct}/20");
+}
+
+/// The page's path (a whole frame as an `ImageBitmap`, through the package) and the native path (the same pixels
+/// through the core's preprocessing) must meet in the same tensor: the package neither crops nor scales. The
+/// pixels are the photos decoded natively and handed to the browser losslessly (PNG), so no decoder differs.
+#[wasm_bindgen_test]
+async fn the_pages_frames_take_the_cores_preprocessing_path() {
+    let device = Device::flex();
+    let trunk = Trunk::from_bytes(BLOB, &device).unwrap();
+    let mut preprocessor = Preprocessor::new(trunk.input()).unwrap();
+    let options = js_sys::Object::new();
+    let settings = js_sys::Object::new();
+    Reflect::set(&settings, &"conceptPrior".into(), &false.into()).unwrap();
+    for (key, value) in [
+        ("concepts", Uint8Array::from(&cvm::synthetic::concept_blob()[..]).into()),
+        ("student", Uint8Array::from(BLOB).into()),
+        ("backend", "cpu".into()),
+        ("settings", settings.into()),
+    ] {
+        Reflect::set(&options, &key.into(), &value).unwrap();
+    }
+    let learner = cvm_wasm::Learner::create(options.into()).await.unwrap();
+    for (jpeg, _) in &PHOTOS[..4] {
+        let rgb = image::load_from_memory(jpeg).unwrap().to_rgb8();
+        let (w, h) = rgb.dimensions();
+        let mut png = Vec::new();
+        image::codecs::png::PngEncoder::new(&mut png)
+            .write_image(rgb.as_raw(), w, h, image::ExtendedColorType::Rgb8)
+            .unwrap();
+        let page: Vec<f32> = learner.encode(bitmap(&png).await.into(), None, None).await.unwrap().to_vec();
+        let view = ImageView::new(w as usize, h as usize, PixelFormat::Rgb8, rgb.as_raw()).unwrap();
+        let x = trunk.input_tensor(preprocessor.to_vec(view).unwrap(), 1);
+        let native = trunk.features(x).into_data_async().await.unwrap().to_vec::<f32>().unwrap();
+        assert_eq!(page.len(), native.len());
+        let largest = page.iter().zip(&native).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+        assert!(largest <= 1e-4, "{w}×{h} photo: features differ by up to {largest}");
+    }
 }
