@@ -75,6 +75,7 @@ test("no argument traps, hangs or breaks the package", { timeout: 600_000 }, asy
     classAccuracy: [(s, l) => learner.classAccuracy(s, l), [sample, ["cat"]]],
     conceptMap: [(s, l, n) => learner.conceptMap(s, l, n), [sample, ["cat"], 2]],
     setAcceptRate: [(r) => learner.setAcceptRate(r), [0.9]],
+    configure: [(s) => learner.configure(s), [{ acceptRate: 0.9 }]],
   };
   let calls_made = 0;
   const refused = new Map(); // message → count

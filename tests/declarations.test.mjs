@@ -163,6 +163,8 @@ test("the declarations and the package agree on every method and every value it 
     await call("classAccuracy", sample, ["cat"]);
     await call("conceptMap", sample, ["cat"], 2);
     await call("setAcceptRate", 0.9);
+    await call("configure", { memory: 400, learningRate: 0.002 });
+    assert.equal(learner.settings().memory, 400);
     const bytes = await call("save");
     const restored = await Learner.load(bytes, { ...options, onProgress: undefined });
     expect(restored, returns("static load"), "load()");
@@ -175,6 +177,7 @@ test("the declarations and the package agree on every method and every value it 
       () => learner.addExample("cat", frame, SIDE + 1, SIDE),
       () => learner.train({ steps: -1 }),
       () => Learner.load(new Uint8Array(64), options),
+      () => learner.configure({ inputSize: 64 }),
       () => {
         // A call made while training runs (it yields to the event loop at each report) is refused; wait for the
         // training before going on.
@@ -190,7 +193,7 @@ test("the declarations and the package agree on every method and every value it 
       expect(error.name, aliases.get("ErrorName"), `error[${i}].name`);
       names.push(error.name);
     }
-    assert.deepEqual(names, ["UnknownConceptError", "DuplicateClassError", "UnknownClassError", "InvalidImageError", "Error", "InvalidBlobError", "BusyError"]);
+    assert.deepEqual(names, ["UnknownConceptError", "DuplicateClassError", "UnknownClassError", "InvalidImageError", "Error", "InvalidBlobError", "Error", "BusyError"]);
     const unknown = await Promise.resolve().then(failures[0]).catch((e) => e);
     assert.ok(unknown.suggestions.includes("kitten"), `suggestions: ${unknown.suggestions}`);
     await call("removeExample", results.examples[0]);

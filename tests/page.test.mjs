@@ -372,6 +372,12 @@ test("the saved state: the first release's records migrate into one, and a save 
   try {
     await waitReady(s.page, s.log);
     await teach("strawberry", ["imagenet_04_949.jpg", "imagenet_10_541.jpg"], "^ready$");
+    // A settings field takes effect at once and comes back with the saved learner (the fields' defaults do not
+    // overwrite it on the next visit).
+    await s.page.click("details.settings > summary");
+    await s.page.locator("#memory").fill("300");
+    await s.page.locator("#memory").dispatchEvent("change");
+    await s.page.waitForFunction(() => !document.querySelector('[data-testid="status"]').dataset.saving);
     // What the first release saved (four records side by side) is moved into the one versioned record.
     const keys = () => s.page.evaluate(() => new Promise((resolve) => {
       const open = indexedDB.open("keyval-store");
@@ -400,6 +406,7 @@ test("the saved state: the first release's records migrate into one, and a save 
     await s.page.reload();
     await waitReady(s.page, s.log);
     assert.deepEqual(await s.page.locator('[data-testid="class-card"]').evaluateAll((cards) => cards.map((c) => c.dataset.class)), ["strawberry"], "the first release's state, migrated");
+    assert.equal(await s.page.inputValue("#memory"), "300", "the memory setting came back with the learner");
     assert.deepEqual(await keys(), ["saved"]);
     // From now on every save fails the way a full disk does: its transaction aborts.
     await s.page.evaluate(() => {

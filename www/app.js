@@ -54,12 +54,10 @@ function setBackend(backend, note) {
 function acceptRate() {
   return Math.min(1, Math.max(0.5, Number($("accept-rate").value) / 100 || 0.95));
 }
+/** The settings fields; one that is empty or out of its range is left out (the learner keeps its own). */
 function settings() {
-  return {
-    learningRate: Number($("learning-rate").value),
-    memory: Number($("memory").value),
-    acceptRate: acceptRate(),
-  };
+  const field = (id) => ($(id).value !== "" && $(id).checkValidity() ? $(id).valueAsNumber : undefined);
+  return { learningRate: field("learning-rate"), memory: field("memory"), acceptRate: acceptRate() };
 }
 function readyStatus() {
   if (state.recording || state.busy) return; // those report their own progress
@@ -615,6 +613,7 @@ $("import").onchange = async (e) => {
   if (!file) return;
   try {
     const described = await call("load", { bytes: new Uint8Array(await file.arrayBuffer()) });
+    showSettings(described.settings);
     state.thumbs.clear();
     setClasses(described.classes);
     state.heldOut.clear();
@@ -631,6 +630,7 @@ $("reset").onclick = async () => {
   if (!confirm("Forget every class and example?")) return;
   await del(SAVED);
   const described = await call("reset", { backend: $("backend-choice").value, settings: settings() });
+  showSettings(described.settings);
   Object.assign(state, { history: [], losses: [] });
   state.thumbs.clear();
   setClasses(described.classes);
@@ -642,7 +642,25 @@ $("reset").onclick = async () => {
   await refreshMap();
   readyStatus();
 };
-$("accept-rate").onchange = () => call("setAcceptRate", { value: acceptRate() }).catch((e) => setStatus(e.message));
+/** A settings field changed: the learner takes the new value at once, and keeps it in what is saved. */
+async function configure() {
+  bookkeepingLeft++;
+  $("status").dataset.saving = "true";
+  try {
+    setClasses((await call("configure", { settings: settings() })).classes);
+    renderClasses();
+    await persist();
+  } catch (error) {
+    setStatus(`settings not changed: ${error.message}`);
+  } finally {
+    --bookkeepingLeft || delete $("status").dataset.saving;
+  }
+}
+for (const id of ["learning-rate", "memory", "accept-rate"]) $(id).onchange = configure;
+/** Shows the settings the learner runs with (a saved learner brings its own). */
+function showSettings({ learningRate, memory, acceptRate }) {
+  [$("learning-rate").value, $("memory").value, $("accept-rate").value] = [learningRate, memory, Math.round(acceptRate * 100)];
+}
 $("train").onclick = () => train();
 $("add-form").onsubmit = (e) => {
   e.preventDefault();
@@ -664,9 +682,12 @@ async function main() {
   } catch (error) {
     savedError = error?.message ?? String(error);
   }
-  const described = await call("init", { backend, settings: settings(), snapshot: saved?.snapshot });
+  // A saved learner comes back with the settings it was saved with; the fields show them.
+  const described = await call("init", { backend, settings: saved ? undefined : settings(), snapshot: saved?.snapshot });
+  showSettings(described.settings);
   savedError ??= described.snapshotError;
   if (savedError) setStatus(`the saved state could not be restored (${savedError}); starting fresh`);
+  else if (described.settingsError) setStatus(`your saved classes are back, with their own settings: ${described.settingsError}`);
   state.thumbs = new Map(saved?.thumbs ?? []);
   setClasses(described.classes);
   state.history = saved?.history ?? [];
@@ -679,7 +700,7 @@ async function main() {
   await refreshMap();
   await cameraReady;
   state.ready = true;
-  if (!savedError) readyStatus();
+  if (!savedError && !described.settingsError) readyStatus();
   recognise();
 }
 main().catch((error) => setStatus(`could not start: ${error.message}`));

@@ -13,15 +13,15 @@ let lastGood = null; // snapshot bytes after the last successful change, for rec
 async function open(backend, settings, snapshot) {
   options = { concepts: CONCEPTS, student: STUDENT, backend, settings };
   learner?.free();
-  // A snapshot keeps the settings it was saved with unless `settings` gives others: the page's fields win.
+  // A snapshot keeps the settings it was saved with unless `settings` gives others.
   learner = snapshot ? await Learner.load(snapshot, options) : await Learner.create(options);
   lastGood = snapshot ?? null;
   return describe();
 }
 
-/** Backend and classes, each with the ids of the examples the learner still holds. */
+/** Backend, settings and classes, each class with the ids of the examples the learner still holds. */
 function describe() {
-  return { backend: learner.backend, classes: learner.classes().map((c) => ({ ...c, ids: learner.examples(c.label) })) };
+  return { backend: learner.backend, settings: learner.settings(), classes: learner.classes().map((c) => ({ ...c, ids: learner.examples(c.label) })) };
 }
 
 /** Runs `work`; if WebGPU fails underneath it, reopens the last good state on the CPU and retries once. */
@@ -97,12 +97,15 @@ const ops = {
   evaluate: ({ sets }) => guarded(() => learner.classAccuracy(joined(sets), labels(sets))),
   /** Map of anchors, neighbouring concepts and a few encoded frames per class. */
   conceptMap: ({ sets }) => guarded(() => learner.conceptMap(joined(sets), labels(sets), 3)),
-  setAcceptRate: ({ value }) => learner.setAcceptRate(value),
+  configure: ({ settings }) => {
+    learner.configure(settings);
+    return describe();
+  },
   save: () => learner.save(),
   load: async ({ bytes }) => {
     const previous = options;
     try {
-      return await open(previous.backend, previous.settings, bytes);
+      return await open(previous.backend, undefined, bytes); // an imported learner brings its own settings
     } catch (error) {
       await open(previous.backend, previous.settings, lastGood);
       throw error;

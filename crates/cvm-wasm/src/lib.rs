@@ -130,15 +130,19 @@ impl Settings {
         "inputSize",
     ];
 
-    /// `options.settings`, checked key by key (an error names the setting): absent or null is no settings.
+    /// `options.settings` (see [`Settings::from_js`]).
     fn from_options(options: &JsValue) -> Result<Self> {
-        let settings = get(options, "settings");
+        Self::from_js(&get(options, "settings"))
+    }
+
+    /// A settings object, checked key by key (an error names the setting): undefined or null is no settings.
+    fn from_js(settings: &JsValue) -> Result<Self> {
         if settings.is_undefined() || settings.is_null() {
             return Ok(Self::default());
         }
-        check_keys(&settings, "settings", Self::KEYS)?;
+        check_keys(settings, "settings", Self::KEYS)?;
         let real = |key: &str| -> Result<Option<f64>> {
-            match get(&settings, key) {
+            match get(settings, key) {
                 v if v.is_undefined() => Ok(None),
                 v => v
                     .as_f64()
@@ -154,7 +158,7 @@ impl Settings {
             }
         };
         let concept_prior =
-            match get(&settings, "conceptPrior") {
+            match get(settings, "conceptPrior") {
                 v if v.is_undefined() => None,
                 v => Some(v.as_bool().ok_or_else(|| {
                     Error::msg(format!("settings.conceptPrior must be true or false, not {}", kind(&v)))
@@ -195,6 +199,18 @@ impl Settings {
             None => StudentConfig::tiny_cnn(3, self.input_size.unwrap_or(32)),
         };
         self.over(LearnerConfig::new(student))
+    }
+
+    /// Puts the settings given here over those of an existing `learner` (one whose input size they cannot change).
+    fn onto(self, learner: &mut cvm::Learner) -> Result<()> {
+        let side = learner.config().student.input().size;
+        if self.input_size.is_some_and(|size| size != side) {
+            return Err(Error::msg(format!(
+                "settings.inputSize cannot change for an existing learner: it takes {side}×{side} frames"
+            )));
+        }
+        let config = self.over(learner.config().clone());
+        Ok(learner.reconfigure(config)?)
     }
 
     /// `base` with the settings given here put over it (the input size is the student's: see `config`).
@@ -520,14 +536,7 @@ impl Learner {
         let settings = Settings::from_options(&options)?;
         let o = open(&options).await?;
         let mut learner = cvm::Learner::restore(bytes, o.concepts, o.trunk, o.device)?;
-        let side = learner.config().student.input().size;
-        if settings.input_size.is_some_and(|size| size != side) {
-            return Err(Error::msg(format!(
-                "settings.inputSize cannot change for a saved learner: it takes {side}×{side} frames"
-            )));
-        }
-        let config = settings.over(learner.config().clone());
-        learner.reconfigure(config)?;
+        settings.onto(&mut learner)?;
         Ok(Self::wrap(learner, o.backend))
     }
 
@@ -801,6 +810,14 @@ impl Learner {
             )));
         };
         to_js(&inner.learner.concept_map(&samples, &labels, neighbours).await?)
+    }
+
+    /// Changes settings between trainings: those given replace the current ones (a smaller `memory` lets go of
+    /// examples of the largest classes first); `inputSize` and `conceptPrior` are fixed for a learner's life. A
+    /// setting that is refused changes nothing.
+    pub fn configure(&self, #[wasm_bindgen(unchecked_param_type = "LearnerSettings")] settings: JsValue) -> Result<()> {
+        let settings = Settings::from_js(&settings)?;
+        settings.onto(&mut self.borrow()?.learner)
     }
 
     /// Changes the share of each class's own examples that count as the class (see `acceptRate`).

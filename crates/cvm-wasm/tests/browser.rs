@@ -167,6 +167,20 @@ async fn load_applies_the_settings_it_is_given() {
         .collect();
     assert_eq!(counts, [5.0, 5.0, 5.0], "a smaller memory keeps the classes balanced");
 
+    // And on a learner in use.
+    let smaller = Object::new();
+    Reflect::set(&smaller, &"memory".into(), &9.0.into()).unwrap();
+    restored.configure(smaller.into()).unwrap();
+    let counts: Vec<f64> = js_sys::Array::from(&restored.classes().unwrap())
+        .iter()
+        .map(|c| field(&c, "examples").as_f64().unwrap())
+        .collect();
+    assert_eq!(counts, [3.0, 3.0, 3.0]);
+    let refused = Object::new();
+    Reflect::set(&refused, &"inputSize".into(), &64.0.into()).unwrap();
+    assert!(message(restored.configure(refused.into()).err().unwrap().into()).contains("inputSize cannot change"));
+    assert_eq!(setting(&restored, "memory"), 9.0, "a refused setting changes nothing");
+
     for (given, expected) in [
         (("inputSize", 32.0.into()), "inputSize cannot change"),
         (("conceptPrior", true.into()), "concept prior"),
