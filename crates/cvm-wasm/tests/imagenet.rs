@@ -8,12 +8,11 @@
 use cvm::burn::tensor::Device;
 use cvm::pretrained::Trunk;
 use cvm::{ImageView, PixelFormat, Preprocessor};
-use image::ImageEncoder;
 use js_sys::{Array, Function, Reflect, Uint8Array};
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::{Clamped, JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
-use web_sys::{ImageBitmap, OffscreenCanvas, OffscreenCanvasRenderingContext2d};
+use web_sys::{ImageBitmap, ImageData, OffscreenCanvas, OffscreenCanvasRenderingContext2d};
 
 wasm_bindgen_test_configure!(run_in_browser);
 
@@ -32,19 +31,14 @@ const PHOTOS: [(&[u8], usize); 20] = photos![
     "16" => 251, "17" => 22, "18" => 317, "19" => 305,
 ];
 
-/// An encoded image (JPEG, PNG) decoded by the browser (`createImageBitmap`), as the page gets an upload.
-async fn bitmap(encoded: &[u8]) -> ImageBitmap {
+/// A JPEG decoded by the browser (`createImageBitmap`) into RGBA pixels.
+async fn decode(jpeg: &[u8]) -> (u32, u32, Vec<u8>) {
     let global = js_sys::global();
     let blob_class: Function = Reflect::get(&global, &"Blob".into()).unwrap().unchecked_into();
-    let blob = Reflect::construct(&blob_class, &Array::of1(&Array::of1(&Uint8Array::from(encoded)))).unwrap();
+    let blob = Reflect::construct(&blob_class, &Array::of1(&Array::of1(&Uint8Array::from(jpeg)))).unwrap();
     let create: Function = Reflect::get(&global, &"createImageBitmap".into()).unwrap().unchecked_into();
     let promise: js_sys::Promise = create.call1(&JsValue::UNDEFINED, &blob).unwrap().unchecked_into();
-    JsFuture::from(promise).await.unwrap().unchecked_into()
-}
-
-/// A JPEG decoded by the browser into RGBA pixels.
-async fn decode(jpeg: &[u8]) -> (u32, u32, Vec<u8>) {
-    let bitmap = bitmap(jpeg).await;
+    let bitmap: ImageBitmap = JsFuture::from(promise).await.unwrap().unchecked_into();
     let (w, h) = (bitmap.width(), bitmap.height());
     let canvas = OffscreenCanvas::new(w, h).unwrap();
     let context: OffscreenCanvasRenderingContext2d = canvas.get_context("2d").unwrap().unwrap().unchecked_into();
@@ -81,8 +75,8 @@ async fn imagenet_top1_on_webgpu() {
 }
 
 /// The page's path (a whole frame as an `ImageBitmap`, through the package) and the native path (the same pixels
-/// through the core's preprocessing) must meet in the same tensor: the package neither crops nor scales. The
-/// pixels are the photos decoded natively and handed to the browser losslessly (PNG), so no decoder differs.
+/// through the core's preprocessing) must meet in the same tensor: the package neither crops nor scales. Both
+/// start from the same decoded pixels (the bitmap is made from them losslessly), so no decoder differs.
 #[wasm_bindgen_test]
 async fn the_pages_frames_take_the_cores_preprocessing_path() {
     let device = Device::flex();
@@ -100,15 +94,14 @@ async fn the_pages_frames_take_the_cores_preprocessing_path() {
         Reflect::set(&options, &key.into(), &value).unwrap();
     }
     let learner = cvm_wasm::Learner::create(options.into()).await.unwrap();
+    let create: Function = Reflect::get(&js_sys::global(), &"createImageBitmap".into()).unwrap().unchecked_into();
     for (jpeg, _) in &PHOTOS[..4] {
-        let rgb = image::load_from_memory(jpeg).unwrap().to_rgb8();
-        let (w, h) = rgb.dimensions();
-        let mut png = Vec::new();
-        image::codecs::png::PngEncoder::new(&mut png)
-            .write_image(rgb.as_raw(), w, h, image::ExtendedColorType::Rgb8)
-            .unwrap();
-        let page: Vec<f32> = learner.encode(bitmap(&png).await.into(), None, None).await.unwrap().to_vec();
-        let view = ImageView::new(w as usize, h as usize, PixelFormat::Rgb8, rgb.as_raw()).unwrap();
+        let (w, h, rgba) = decode(jpeg).await;
+        let data = ImageData::new_with_u8_clamped_array_and_sh(Clamped(&rgba), w, h).unwrap();
+        let promise: js_sys::Promise = create.call1(&JsValue::UNDEFINED, &data).unwrap().unchecked_into();
+        let frame = JsFuture::from(promise).await.unwrap();
+        let page: Vec<f32> = learner.encode(frame, None, None).await.unwrap().to_vec();
+        let view = ImageView::new(w as usize, h as usize, PixelFormat::Rgba8, &rgba).unwrap();
         let x = trunk.input_tensor(preprocessor.to_vec(view).unwrap(), 1);
         let native = trunk.features(x).into_data_async().await.unwrap().to_vec::<f32>().unwrap();
         assert_eq!(page.len(), native.len());
