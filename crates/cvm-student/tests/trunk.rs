@@ -74,6 +74,7 @@ fn wrong_blobs_and_checkpoints_are_refused_by_name() {
     let cut = std::env::temp_dir().join("cvm-truncated.pth");
     std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
     let e = format!("{:#}", cvm_student::convert(&cut, false).unwrap_err());
+    std::fs::remove_file(&cut).unwrap();
     assert!(e.contains("not a readable PyTorch checkpoint") || e.contains("cannot be read"), "{e}");
 }
 
