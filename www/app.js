@@ -374,8 +374,7 @@ let bookkeepingLeft = 0;
  * one training's worth after another. The status element carries `data-saving` until all of it is done.
  */
 function afterTraining() {
-  bookkeepingLeft++;
-  $("status").dataset.saving = "true";
+  const saved = markSaving();
   bookkeeping = bookkeeping
     .then(async () => {
       await persist(); // the learning first: it is what a closed tab would lose
@@ -385,7 +384,13 @@ function afterTraining() {
       await persist();
     })
     .catch((error) => setStatus(`could not measure or save: ${error.message}`))
-    .finally(() => --bookkeepingLeft || delete $("status").dataset.saving);
+    .finally(saved);
+}
+/** Marks the status `data-saving` until every saver that marked it has called the function returned. */
+function markSaving() {
+  bookkeepingLeft++;
+  $("status").dataset.saving = "true";
+  return () => --bookkeepingLeft || delete $("status").dataset.saving;
 }
 
 /** The held-out frames as `[{ label, samples }]` (the latest `per` of each class), encoding any not yet encoded. */
@@ -644,8 +649,7 @@ $("reset").onclick = async () => {
 };
 /** A settings field changed: the learner takes the new value at once, and keeps it in what is saved. */
 async function configure() {
-  bookkeepingLeft++;
-  $("status").dataset.saving = "true";
+  const saved = markSaving();
   try {
     setClasses((await call("configure", { settings: settings() })).classes);
     renderClasses();
@@ -653,7 +657,7 @@ async function configure() {
   } catch (error) {
     setStatus(`settings not changed: ${error.message}`);
   } finally {
-    --bookkeepingLeft || delete $("status").dataset.saving;
+    saved();
   }
 }
 for (const id of ["learning-rate", "memory", "accept-rate"]) $(id).onchange = configure;
