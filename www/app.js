@@ -290,8 +290,9 @@ async function upload(file) {
   const scale = Math.min(1, 1024 / Math.max(bitmap.width, bitmap.height));
   if (scale === 1) return bitmap;
   const [resizeWidth, resizeHeight] = [Math.round(bitmap.width * scale) || 1, Math.round(bitmap.height * scale) || 1];
+  const smaller = await createImageBitmap(bitmap, { resizeWidth, resizeHeight, resizeQuality: "high" }); // no second decode
   bitmap.close();
-  return createImageBitmap(file, { resizeWidth, resizeHeight, resizeQuality: "high" });
+  return smaller;
 }
 async function addFiles(label, files) {
   const frames = [];

@@ -169,11 +169,29 @@ impl ReplayMemory {
     /// until it fits, so the classes stay balanced.
     pub fn set_budget(&mut self, budget: usize) {
         self.budget = budget;
-        while self.len() > budget {
-            let slot = self.eviction_slot();
-            let id = self.samples.ids[slot];
-            self.samples.remove(self.sample_len, id);
+        if self.len() <= budget {
+            return;
         }
+        // How many of each class stay: one fewer of the largest (lowest label on ties) until the memory fits.
+        let mut keep = self.class_counts();
+        for _ in budget..self.len() {
+            let largest =
+                (0..keep.len()).max_by_key(|&c| (keep[c], std::cmp::Reverse(c))).expect("memory is not empty");
+            keep[largest] -= 1;
+        }
+        // Which: a random choice within each class, then one pass over the store.
+        let mut dropped = std::collections::HashSet::new();
+        for (class, (kept, held)) in keep.into_iter().zip(self.class_counts()).enumerate() {
+            if kept < held {
+                let ids: Vec<u32> = (0..self.len())
+                    .filter(|&i| self.samples.labels[i] == class as u32)
+                    .map(|i| self.samples.ids[i])
+                    .collect();
+                dropped
+                    .extend(rand::seq::index::sample(&mut self.rng(), held, held - kept).into_iter().map(|i| ids[i]));
+            }
+        }
+        self.samples.retain(self.sample_len, |_, id| !dropped.contains(&id));
     }
 
     fn nth_of_class(&self, label: u32, nth: usize) -> usize {
