@@ -1,56 +1,103 @@
-// Benchmark (not a test): does a long session leak? The npm package in Node on the CPU backend, with the
-// pretrained student as the page uses it: 2,000 training steps (classes taught one after another, 60 steps each)
-// and 10,000 predictions, the wasm memory sampled as it goes.
-//   node bench-soak.mjs [--steps N] [--predictions N] [--out FILE]     (run by `cargo xtask bench soak`)
+// Benchmark (not a test): does a long session leak? The npm package with the pretrained student as the page uses
+// it (tests/lib/soak.mjs): classes taught one after another until 2,000 training steps, then 10,000 predictions,
+// with memory sampled as it goes — on the CPU in Node (wasm memory, JS heap), or on WebGPU in headless Chromium
+// (wasm memory, JS heap, and the resident memory of Chromium's GPU process, which holds every GPU buffer when
+// the adapter is SwiftShader, a CPU emulation: a run there is slow, so scale it down with --steps/--predictions).
+//   node bench-soak.mjs [--backend cpu|webgpu] [--steps N] [--predictions N] [--out FILE]   (`cargo xtask bench soak`)
 // Needs CVM_ASSETS (concept and student blobs) and the package in ../pkg.
 
+import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { launch, serve } from "./lib/browser.mjs";
+import { soak } from "./lib/soak.mjs";
 
 const args = process.argv.slice(2);
 const option = (name, fallback) => (args.includes(name) ? args[args.indexOf(name) + 1] : fallback);
 const assets = process.env.CVM_ASSETS;
 if (!assets) throw new Error("CVM_ASSETS is unset: run through `cargo xtask bench soak`");
+const BACKEND = option("--backend", "cpu");
 const STEPS = Number(option("--steps", 2000));
 const PREDICTIONS = Number(option("--predictions", 10000));
+const here = dirname(fileURLToPath(import.meta.url));
+const pkg = join(here, "..", "pkg");
+const MB = 2 ** 20;
 
-const pkg = join(dirname(fileURLToPath(import.meta.url)), "..", "pkg");
-const { default: init, Learner } = await import(join(pkg, "cvm_wasm.js"));
-const wasm = await init({ module_or_path: readFileSync(join(pkg, "cvm_wasm_bg.wasm")) });
-const mb = () => wasm.memory.buffer.byteLength / 2 ** 20;
-const learner = await Learner.create({
-  concepts: new Uint8Array(readFileSync(join(assets, "concepts-smollm2.safetensors"))),
-  student: new Uint8Array(readFileSync(join(assets, "student-efficientnet-lite0.safetensors"))),
-  backend: "cpu",
-});
-const SIDE = 224;
-const frame = (seed) => Uint8Array.from({ length: SIDE * SIDE * 4 }, (_, i) => (i * 31 + seed * 97 + ((i >> 9) % 7) * 13) % 251);
-const NAMES = ["cat", "dog", "strawberry", "drum", "bird", "beaker", "jeep", "yurt", "cannon", "dalmatian"];
 const samples = [];
-const sample = (phase, done) => {
-  samples.push({ phase, done, wasmMB: Number(mb().toFixed(1)), heapMB: Number((process.memoryUsage().heapUsed / 2 ** 20).toFixed(1)) });
-  console.log(`| ${phase} | ${done} | ${mb().toFixed(1)} | ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(1)} |`);
+const record = (phase, done, memory) => {
+  samples.push({ phase, done, ...memory });
+  console.log(`| ${phase} | ${done} | ${Object.values(memory).join(" | ")} |`);
 };
-console.log(`# soak — ${cpus()[0].model} (${cpus().length} threads), Node ${process.version}, CPU backend, EfficientNet-Lite0 + adapter`);
-console.log("\n| phase | done | wasm memory (MB) | JS heap (MB) |\n|---|---|---|---|");
-sample("start", 0);
-let steps = 0;
-for (let k = 0; steps < STEPS; k++) {
-  const label = NAMES[k % NAMES.length];
-  if (!learner.classes().some((c) => c.label === label)) learner.addClass(label);
-  for (let i = 0; i < 8; i++) await learner.addExample(label, frame(k * 100 + i), SIDE, SIDE);
-  steps += (await learner.train({ steps: Math.min(60, STEPS - steps) })).steps;
-  if (k % 5 === 4 || steps >= STEPS) sample("train", steps);
-}
-for (let i = 1; i <= PREDICTIONS; i++) {
-  await learner.recognise(frame(i % 50), 5, SIDE, SIDE);
-  if (i % Math.max(1, Math.floor(PREDICTIONS / 10)) === 0) sample("recognise", i);
+const started = Date.now();
+let where;
+if (BACKEND === "cpu") {
+  where = `Node ${process.version}, CPU backend`;
+  const { default: init, Learner } = await import(join(pkg, "cvm_wasm.js"));
+  const wasm = await init({ module_or_path: readFileSync(join(pkg, "cvm_wasm_bg.wasm")) });
+  const learner = await Learner.create({
+    concepts: new Uint8Array(readFileSync(join(assets, "concepts-smollm2.safetensors"))),
+    student: new Uint8Array(readFileSync(join(assets, "student-efficientnet-lite0.safetensors"))),
+    backend: "cpu",
+  });
+  console.log(`# soak — ${cpus()[0].model} (${cpus().length} threads), ${where}, EfficientNet-Lite0 + adapter`);
+  console.log("\n| phase | done | wasm memory (MB) | JS heap (MB) |\n|---|---|---|---|");
+  const sample = (phase, done) =>
+    record(phase, done, { wasmMB: Number((wasm.memory.buffer.byteLength / MB).toFixed(1)), heapMB: Number((process.memoryUsage().heapUsed / MB).toFixed(1)) });
+  await soak({ learner, steps: STEPS, predictions: PREDICTIONS, sample });
+  learner.free();
+} else if (BACKEND === "webgpu") {
+  const server = await serve({ "/pkg/": pkg, "/lib/": join(here, "lib"), "/assets/": assets });
+  const browser = await launch();
+  const page = await browser.newPage();
+  // The GPU process is the descendant of this process started with --type=gpu-process; its resident memory, from
+  // /proc.
+  const table = execFileSync("ps", ["-eo", "pid=,ppid=,args="]).toString().trim().split("\n").map((l) => l.trim().split(/\s+/));
+  const mine = new Set([String(process.pid)]);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const [pid, ppid] of table) if (mine.has(ppid) && !mine.has(pid)) grew = mine.add(pid);
+  }
+  const gpuProcess = table.find(([pid, , ...args]) => mine.has(pid) && args.includes("--type=gpu-process"))?.[0];
+  if (!gpuProcess) throw new Error("no GPU process under this one");
+  const gpuMB = () => {
+    const rss = readFileSync(`/proc/${gpuProcess}/status`, "utf8").match(/VmRSS:\s+(\d+) kB/)[1];
+    return Number((Number(rss) / 1024).toFixed(1));
+  };
+  await page.exposeFunction("gpuProcessMB", gpuMB);
+  await page.exposeFunction("report", (phase, done, memory) => record(phase, done, memory));
+  await page.goto(`${server.url}/lib/blank.html`);
+  where = `Chromium ${browser.version()}, WebGPU (${await page.evaluate(async () => {
+    const info = (await navigator.gpu?.requestAdapter())?.info;
+    return info ? [info.vendor, info.architecture, info.description].filter(Boolean).join(" ") : "no adapter";
+  })})`;
+  console.log(`# soak — ${cpus()[0].model} (${cpus().length} threads), ${where}, EfficientNet-Lite0 + adapter`);
+  console.log("\n| phase | done | wasm memory (MB) | JS heap (MB) | GPU process resident (MB) |\n|---|---|---|---|---|");
+  await page.evaluate(async ([steps, predictions]) => {
+    const { default: init, Learner } = await import("/pkg/cvm_wasm.js");
+    const { soak } = await import("/lib/soak.mjs");
+    const wasm = await init();
+    const blob = async (name) => new Uint8Array(await (await fetch(`/assets/${name}`)).arrayBuffer());
+    const learner = await Learner.create({ concepts: await blob("concepts-smollm2.safetensors"), student: await blob("student-efficientnet-lite0.safetensors"), backend: "webgpu" });
+    const sample = async (phase, done) =>
+      window.report(phase, done, {
+        wasmMB: Number((wasm.memory.buffer.byteLength / 2 ** 20).toFixed(1)),
+        heapMB: Number((performance.memory.usedJSHeapSize / 2 ** 20).toFixed(1)),
+        gpuProcessMB: await window.gpuProcessMB(),
+      });
+    await soak({ learner, steps, predictions, sample });
+    learner.free();
+  }, [STEPS, PREDICTIONS]);
+  await browser.close();
+  await server.close();
+} else {
+  throw new Error(`--backend takes cpu or webgpu, not ${BACKEND}`);
 }
 const first = samples.find((s) => s.phase === "recognise");
-const growth = first ? samples.at(-1).wasmMB - first.wasmMB : null;
-console.log(`\nwasm memory: ${samples[0].wasmMB} MB at start, ${Math.max(...samples.map((s) => s.wasmMB))} MB at most; during the ${PREDICTIONS} predictions it grew by ${growth} MB`);
+const growth = (key) => (first ? Number((samples.at(-1)[key] - first[key]).toFixed(1)) : null);
+const minutes = ((Date.now() - started) / 60_000).toFixed(1);
+console.log(`\n${minutes} min. wasm memory: ${samples[0].wasmMB} MB at start, ${Math.max(...samples.map((s) => s.wasmMB))} MB at most; during the ${PREDICTIONS} predictions it grew by ${growth("wasmMB")} MB` +
+  (BACKEND === "webgpu" ? `; the GPU process: ${samples[0].gpuProcessMB} MB at start, ${Math.max(...samples.map((s) => s.gpuProcessMB))} MB at most, grew by ${growth("gpuProcessMB")} MB during the predictions` : ""));
 const out = option("--out", null);
-if (out) writeFileSync(out, JSON.stringify({ machine: `${cpus()[0].model} (${cpus().length} threads)`, node: process.version, steps: STEPS, predictions: PREDICTIONS, samples }, null, 2));
-learner.free();
+if (out) writeFileSync(out, JSON.stringify({ machine: `${cpus()[0].model} (${cpus().length} threads)`, where, backend: BACKEND, steps: STEPS, predictions: PREDICTIONS, minutes: Number(minutes), samples }, null, 2));

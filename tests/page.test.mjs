@@ -1,10 +1,11 @@
 // The demo page in Chromium on the CPU backend, with the camera denied: every control can be reached with the
 // Tab key, has an accessible name and shows where the focus is; text contrast meets WCAG AA in the light and
 // the dark colour scheme; once the service worker holds the page it loads and teaches with no network; and a save
-// that fails part-way leaves the last good state whole.
+// that fails part-way, or a browser killed mid-save, leaves the last good state whole.
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
@@ -17,9 +18,8 @@ const FLAGS = ["--no-sandbox", "--enable-unsafe-webgpu", "--disable-dev-shm-usag
 // No camera: a fake device that is refused, so no permission prompt can hang the page.
 const NO_CAMERA = ["--deny-permission-prompts", "--use-fake-device-for-media-stream"];
 
-/** A fresh profile, the page at `url`, and the page's console. */
-async function open(url, { colorScheme = "light", camera = NO_CAMERA } = {}) {
-  const profile = scratchDir("cvm-page-");
+/** The page at `url` in a browser with `profile` (a fresh one unless given), and the page's console. */
+async function open(url, { colorScheme = "light", camera = NO_CAMERA, profile = scratchDir("cvm-page-") } = {}) {
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
     headless: true,
@@ -30,7 +30,7 @@ async function open(url, { colorScheme = "light", camera = NO_CAMERA } = {}) {
   const page = context.pages()[0] ?? (await context.newPage());
   const log = collectConsole(page);
   await page.goto(url);
-  return { context, page, log };
+  return { context, page, log, profile };
 }
 
 /** Waits until the status starts with "ready"; fails at once if the page says it could not start. */
@@ -57,6 +57,20 @@ async function addClass(page, log, name) {
       const message = await page.textContent("#add-message").catch(() => "");
       throw new Error(`${e.message}\nadd-message: ${message}\nconsole:\n${log.join("\n")}`);
     });
+}
+
+/** Uploads photos of a new class, then waits until training and everything after it are done and the status
+ * matches `settled`. */
+async function teach(s, name, files, settled) {
+  await addClass(s.page, s.log, name);
+  await s.page.setInputFiles(`[data-class="${name}"] input[type=file]`, files.map((f) => join(process.env.CVM_PHOTOS, f)));
+  await s.page
+    .waitForFunction(([name, settled]) => {
+      const status = document.querySelector('[data-testid="status"]');
+      const count = Number(document.querySelector(`[data-class="${name}"] [data-testid="sample-count"]`)?.textContent);
+      return count >= 2 && !status.dataset.saving && new RegExp(settled).test(status.textContent);
+    }, [name, settled], { timeout: 300_000 })
+    .catch(async (e) => assert.fail(`${e.message}\nstatus: ${await s.page.textContent('[data-testid="status"]')}\n${s.log.join("\n")}`));
 }
 
 const errors = (log) => log.filter((l) => l.startsWith("[error]") || l.startsWith("[pageerror]"));
@@ -356,22 +370,9 @@ test("the saved state: the first release's records migrate into one, and a save 
   assert.ok(photos, "CVM_PHOTOS is unset: run through `cargo xtask test`");
   const server = await serve({ "/": www });
   const s = await open(`${server.url}/index.html?backend=cpu`);
-  // Uploads two photos of a new class, then waits until training and everything after it are done and the
-  // status matches `settled`.
-  const teach = async (name, files, settled) => {
-    await addClass(s.page, s.log, name);
-    await s.page.setInputFiles(`[data-class="${name}"] input[type=file]`, files.map((f) => join(photos, f)));
-    await s.page
-      .waitForFunction(([name, settled]) => {
-        const status = document.querySelector('[data-testid="status"]');
-        const count = Number(document.querySelector(`[data-class="${name}"] [data-testid="sample-count"]`)?.textContent);
-        return count >= 2 && !status.dataset.saving && new RegExp(settled).test(status.textContent);
-      }, [name, settled], { timeout: 300_000 })
-      .catch(async (e) => assert.fail(`${e.message}\nstatus: ${await s.page.textContent('[data-testid="status"]')}\n${s.log.join("\n")}`));
-  };
   try {
     await waitReady(s.page, s.log);
-    await teach("strawberry", ["imagenet_04_949.jpg", "imagenet_10_541.jpg"], "^ready$");
+    await teach(s, "strawberry", ["imagenet_04_949.jpg", "imagenet_10_541.jpg"], "^ready$");
     // A settings field takes effect at once and comes back with the saved learner (the fields' defaults do not
     // overwrite it on the next visit).
     await s.page.click("details.settings > summary");
@@ -418,13 +419,67 @@ test("the saved state: the first release's records migrate into one, and a save 
       };
     });
     // The failed save is reported (and the work is still in the page).
-    await teach("drum", ["imagenet_10_541.jpg", "imagenet_15_99.jpg"], "could not save");
+    await teach(s, "drum", ["imagenet_10_541.jpg", "imagenet_15_99.jpg"], "could not save");
     // The next visit gets the last good state: one class, with its thumbnails.
     await s.page.reload();
     await waitReady(s.page, s.log);
     const cards = await s.page.locator('[data-testid="class-card"]').evaluateAll((cards) => cards.map((c) => c.dataset.class));
     assert.deepEqual(cards, ["strawberry"], "the state after the failed save");
     assert.equal(await s.page.locator('[data-class="strawberry"] [data-testid="remove-sample"]').count(), 2, "its thumbnails came back with it");
+  } finally {
+    await s.context.close();
+    await server.close();
+  }
+});
+
+test("a browser killed while the page saves comes back with a whole state", { timeout: 600_000 }, async () => {
+  assert.ok(process.env.CVM_PHOTOS, "CVM_PHOTOS is unset: run through `cargo xtask test`");
+  const server = await serve({ "/": www });
+  const url = `${server.url}/index.html?backend=cpu`;
+  let s = await open(url);
+  try {
+    await waitReady(s.page, s.log);
+    await teach(s, "strawberry", ["imagenet_04_949.jpg", "imagenet_10_541.jpg"], "^ready$");
+    // The moment a save of the second class's examples hands its record to IndexedDB, every process of this
+    // browser is killed (SIGKILL: no shutdown, no flush), with the save's transaction still open: the page spins
+    // right after the write is requested, so the transaction cannot commit before the kill lands.
+    let killed;
+    const kill = new Promise((resolve) => (killed = resolve));
+    await s.page.exposeFunction("saveStarted", () => {
+      execFileSync("pkill", ["-KILL", "-f", "--", `--user-data-dir=${s.profile}`]);
+      killed();
+    });
+    await s.page.evaluate(() => {
+      const put = IDBObjectStore.prototype.put;
+      IDBObjectStore.prototype.put = function (value, key) {
+        const request = put.call(this, value, key);
+        if (key === "saved" && value.thumbs.some(([label, thumbs]) => label === "drum" && thumbs.length === 2)) {
+          window.saveStarted();
+          for (const until = Date.now() + 20_000; Date.now() < until; );
+        }
+        return request;
+      };
+    });
+    await addClass(s.page, s.log, "drum");
+    await s.page.setInputFiles('[data-class="drum"] input[type=file]', ["imagenet_10_541.jpg", "imagenet_15_99.jpg"].map((f) => join(process.env.CVM_PHOTOS, f)));
+    await kill;
+    await s.context.close().catch(() => {});
+    // The same profile again: the state is one that a save wrote whole — the learner's examples and the page's
+    // thumbnails agree for every class — never a mix of two saves.
+    s = await open(url, { profile: s.profile });
+    await waitReady(s.page, s.log);
+    const cards = await s.page.locator('[data-testid="class-card"]').evaluateAll((cards) => cards.map((c) => c.dataset.class));
+    assert.deepEqual(cards.slice(0, 1), ["strawberry"], `classes after the kill: ${cards}`);
+    const counts = [];
+    for (const name of cards) {
+      const examples = Number(await s.page.textContent(`[data-class="${name}"] [data-testid="sample-count"]`));
+      assert.equal(await s.page.locator(`[data-class="${name}"] [data-testid="remove-sample"]`).count(), examples, `${name}: thumbnails and examples`);
+      counts.push(`${name} (${examples} examples)`);
+    }
+    assert.equal(counts[0], "strawberry (2 examples)");
+    assert.ok(counts.length === 1 || counts[1] !== "drum (2 examples)", "the save that was killed before it committed cannot have landed");
+    assert.deepEqual(errors(s.log), []);
+    console.log(`killed mid-save: the next visit has ${counts.join(", ")}`);
   } finally {
     await s.context.close();
     await server.close();

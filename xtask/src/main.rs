@@ -46,7 +46,7 @@ fn main() {
     }
 }
 
-const USAGE: &str = "usage: cargo xtask <setup | test | demo [--port N] | lint | assets | pkg | bench cl|webcam|openset|zeroshot|browser|release|soak [--quick] [--out FILE] ...>";
+const USAGE: &str = "usage: cargo xtask <setup | test | demo [--port N] | lint | assets | pkg | bench cl|webcam|openset|zeroshot|browser|release|soak|sizes [--quick] [--out FILE] ...>";
 
 /// Paths every command shares.
 pub struct Ctx {
@@ -156,9 +156,9 @@ fn demo(ctx: &Ctx, args: &[String]) -> Result {
 
 fn bench(ctx: &Ctx, args: &[String]) -> Result {
     let command = args.first().map(String::as_str);
-    if !matches!(command, Some("cl" | "webcam" | "openset" | "zeroshot" | "browser" | "release" | "soak")) {
+    if !matches!(command, Some("cl" | "webcam" | "openset" | "zeroshot" | "browser" | "release" | "soak" | "sizes")) {
         return Err(
-            "usage: cargo xtask bench cl|webcam|openset|zeroshot|browser|release|soak [--quick] [--out FILE] [...]"
+            "usage: cargo xtask bench cl|webcam|openset|zeroshot|browser|release|soak|sizes [--quick] [--out FILE] [...]"
                 .into(),
         );
     }
@@ -168,6 +168,7 @@ fn bench(ctx: &Ctx, args: &[String]) -> Result {
         Some("browser") => return web::browser_bench(ctx, "train", flag(args, "--out")),
         Some("release") => return web::node_bench(ctx, "bench-release.mjs", &args[1..]),
         Some("soak") => return web::node_bench(ctx, "bench-soak.mjs", &args[1..]),
+        Some("sizes") => return web::sizes(ctx),
         _ => {}
     }
     let mut cmd = ctx.cargo();

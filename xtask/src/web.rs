@@ -16,7 +16,7 @@ pub fn pkg_dir(ctx: &Ctx) -> PathBuf {
     ctx.root.join("pkg")
 }
 
-/// Builds the npm package into `pkg/` and prints the wasm size, raw and gzip.
+/// Builds the npm package into `pkg/`.
 pub fn pkg(ctx: &Ctx) -> Result {
     run(Command::new("wasm-pack")
         .current_dir(ctx.root.join("crates/cvm-wasm"))
@@ -24,11 +24,36 @@ pub fn pkg(ctx: &Ctx) -> Result {
         .arg(pkg_dir(ctx))
         .args(["--out-name", "cvm_wasm"]))?;
     let wasm = pkg_dir(ctx).join("cvm_wasm_bg.wasm");
-    let raw = fs::read(&wasm).map_err(|e| format!("{}: {e}", wasm.display()))?;
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-    gz.write_all(&raw).map_err(|e| e.to_string())?;
-    let gzip = gz.finish().map_err(|e| e.to_string())?;
-    println!("pkg: {} — {:.2} MB raw, {:.2} MB gzip", wasm.display(), raw.len() as f64 / 1e6, gzip.len() as f64 / 1e6);
+    let raw = fs::metadata(&wasm).map_err(|e| format!("{}: {e}", wasm.display()))?.len();
+    println!(
+        "pkg: {} — {:.2} MB raw (`cargo xtask bench sizes`: every shipped file, gzip and brotli)",
+        wasm.display(),
+        raw as f64 / 1e6
+    );
+    Ok(())
+}
+
+/// Prints, as a Markdown table, the size of each file raw, gzip (best) and brotli (quality 11): what a visitor's
+/// browser downloads with each encoding.
+fn print_sizes(title: &str, files: &[PathBuf]) -> Result {
+    let mb = |n: usize| format!("{:.2}", n as f64 / 1e6);
+    println!("{title}\n\n| file | raw (MB) | gzip (MB) | brotli (MB) |\n|---|---|---|---|");
+    let mut total = [0; 3];
+    for file in files {
+        let raw = fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        gz.write_all(&raw).map_err(|e| e.to_string())?;
+        let gzip = gz.finish().map_err(|e| e.to_string())?.len();
+        let mut br = Vec::new();
+        let params = brotli::enc::BrotliEncoderParams { quality: 11, lgwin: 24, ..Default::default() };
+        brotli::BrotliCompress(&mut raw.as_slice(), &mut br, &params).map_err(|e| e.to_string())?;
+        let name = file.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+        println!("| {name} | {} | {} | {} |", mb(raw.len()), mb(gzip), mb(br.len()));
+        for (t, n) in total.iter_mut().zip([raw.len(), gzip, br.len()]) {
+            *t += n;
+        }
+    }
+    println!("| all | {} | {} | {} |\n", mb(total[0]), mb(total[1]), mb(total[2]));
     Ok(())
 }
 
@@ -67,6 +92,33 @@ pub fn prepare_page(ctx: &Ctx) -> Result {
     copy(&assets::concept_blob(ctx, "smollm2"), &generated.join("concepts.safetensors"))?;
     copy(&assets::student_blob(ctx, false), &generated.join("student.safetensors"))?;
     copy(&www.join("node_modules/idb-keyval/dist/index.js"), &generated.join("idb-keyval.js"))
+}
+
+/// `cargo xtask bench sizes`: builds the package and the page, then prints the size of every file the page ships.
+pub fn sizes(ctx: &Ctx) -> Result {
+    pkg(ctx)?;
+    prepare_page(ctx)?;
+    let www = ctx.root.join("www");
+    let shipped: Vec<PathBuf> =
+        ["index.html", "style.css", "app.js", "worker.js", "sw.js", "manifest.webmanifest", "icon.svg"]
+            .iter()
+            .map(|f| www.join(f))
+            .chain(
+                [
+                    "pkg/cvm_wasm.js",
+                    "pkg/cvm_wasm_bg.wasm",
+                    "idb-keyval.js",
+                    "concepts.safetensors",
+                    "student.safetensors",
+                ]
+                .iter()
+                .map(|f| www.join("generated").join(f)),
+            )
+            .collect();
+    print_sizes(
+        "What the page ships (a first visit downloads all of it; the service worker keeps it for the next):",
+        &shipped,
+    )
 }
 
 /// Node-driven browser tests under `tests/` (npm consumer, demo page end to end), after installing their packages.

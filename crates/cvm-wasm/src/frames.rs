@@ -17,8 +17,44 @@ pub struct Frames {
     rgba: Vec<u8>,
 }
 
-fn number(value: &JsValue, key: &str) -> Option<u32> {
-    Reflect::get(value, &key.into()).ok().and_then(|v| v.as_f64()).filter(|v| *v >= 1.0).map(|v| v as u32)
+/// The most pixels a frame may have (4096², 64 MB as RGBA): larger ones are refused before they are copied, since
+/// the wasm memory could not take them (a 4K camera frame is 8.3 megapixels; scale a large photo down first).
+const MAX_PIXELS: u64 = 4096 * 4096;
+
+/// A numeric property of `value`, if it has one.
+fn number(value: &JsValue, key: &str) -> Option<f64> {
+    Reflect::get(value, &key.into()).ok().and_then(|v| v.as_f64())
+}
+
+/// The size `drawImage` would draw `image` at, under the first pair of keys it has (videos, images, video frames,
+/// everything else); `None` for something that is no drawable at all.
+fn drawable_size(image: &JsValue) -> Option<(f64, f64)> {
+    if !image.is_object() {
+        return None;
+    }
+    [
+        ("videoWidth", "videoHeight"),
+        ("naturalWidth", "naturalHeight"),
+        ("displayWidth", "displayHeight"),
+        ("width", "height"),
+    ]
+    .iter()
+    .find_map(|(w, h)| Some((number(image, w)?, number(image, h)?)))
+}
+
+/// Refuses a frame with no pixels or more than [`MAX_PIXELS`].
+fn check_size(w: f64, h: f64) -> Result<(u32, u32)> {
+    if !(w >= 1.0 && h >= 1.0) {
+        return Err(Error::image(
+            "the image has no size yet (a video that has not started, an image still loading, a closed bitmap?)",
+        ));
+    }
+    if w * h > MAX_PIXELS as f64 {
+        return Err(Error::image(format!(
+            "a {w}×{h} image is larger than the {MAX_PIXELS} pixels a frame may have: scale it down first"
+        )));
+    }
+    Ok((w as u32, h as u32))
 }
 
 impl Frames {
@@ -34,21 +70,12 @@ impl Frames {
             let pixels: Uint8ClampedArray = Reflect::get(data, &"data".into()).map_err(Error::js)?.unchecked_into();
             return self.raw(pixels.length(), Some(data.width()), Some(data.height()), |out| pixels.copy_to(out));
         }
-        let drawable = ["videoWidth", "naturalWidth", "width"].iter().any(|k| number(image, k).is_some());
-        if !drawable || image.is_null() || image.is_undefined() {
+        let Some((w, h)) = drawable_size(image) else {
             return Err(Error::image(
-                "unsupported image: pass ImageData, ImageBitmap, an <img>, <video> or <canvas> element, an OffscreenCanvas, or RGBA bytes (Uint8Array) with width and height",
-            ));
-        }
-        let w =
-            number(image, "videoWidth").or_else(|| number(image, "naturalWidth")).or_else(|| number(image, "width"));
-        let h =
-            number(image, "videoHeight").or_else(|| number(image, "naturalHeight")).or_else(|| number(image, "height"));
-        let (Some(w), Some(h)) = (w, h) else {
-            return Err(Error::image(
-                "the image has no size yet (a video that has not started, an image still loading?)",
+                "unsupported image: pass ImageData, ImageBitmap, VideoFrame, an <img>, <video> or <canvas> element, an OffscreenCanvas, or RGBA bytes (Uint8Array) with width and height",
             ));
         };
+        let (w, h) = check_size(w, h)?;
         let ctx = self.canvas(w, h)?;
         let source = image.unchecked_ref::<web_sys::HtmlCanvasElement>();
         ctx.draw_image_with_html_canvas_element(source, 0.0, 0.0)
@@ -75,6 +102,9 @@ impl Frames {
         let (Some(w), Some(h)) = (width, height) else {
             return Err(Error::image("raw pixel bytes need width and height"));
         };
+        if w as u64 * h as u64 > MAX_PIXELS {
+            return Err(Error::image(format!("{w}×{h} is more than the {MAX_PIXELS} pixels a frame may have")));
+        }
         let expected = w as u64 * h as u64 * 4;
         if len as u64 != expected {
             return Err(Error::image(format!("{w}×{h} RGBA needs {expected} bytes, got {len}")));

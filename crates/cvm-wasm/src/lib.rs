@@ -55,7 +55,7 @@ const TYPES: &str = r#"
 /** A concept or student blob: a URL to fetch, or its bytes. */
 export type BlobSource = string | Uint8Array | ArrayBuffer;
 /** Anything a frame can come from. Raw bytes are RGBA and need `width` and `height`. */
-export type ImageSource = ImageData | ImageBitmap | HTMLVideoElement | HTMLCanvasElement | HTMLImageElement | OffscreenCanvas | Uint8Array | Uint8ClampedArray;
+export type ImageSource = ImageData | ImageBitmap | HTMLVideoElement | HTMLCanvasElement | HTMLImageElement | OffscreenCanvas | VideoFrame | Uint8Array | Uint8ClampedArray;
 export type Backend = "webgpu" | "cpu";
 /** The `name` of every Error the package throws: the kind of failure (`"Error"` for those of no particular kind).
  * An `UnknownConceptError` also carries `suggestions`: vocabulary names close to the one given. */
