@@ -36,8 +36,8 @@ pub fn pkg(ctx: &Ctx) -> Result {
 /// Prints, as a Markdown table, the size of each file raw, gzip (best) and brotli (quality 11): what a visitor's
 /// browser downloads with each encoding.
 fn print_sizes(title: &str, files: &[PathBuf]) -> Result {
-    let mb = |n: usize| format!("{:.2}", n as f64 / 1e6);
-    println!("{title}\n\n| file | raw (MB) | gzip (MB) | brotli (MB) |\n|---|---|---|---|");
+    let kb = |n: usize| format!("{:.0}", (n as f64 / 1e3).ceil());
+    println!("{title}\n\n| file | raw (kB) | gzip (kB) | brotli (kB) |\n|---|---|---|---|");
     let mut total = [0; 3];
     for file in files {
         let raw = fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?;
@@ -48,12 +48,12 @@ fn print_sizes(title: &str, files: &[PathBuf]) -> Result {
         let params = brotli::enc::BrotliEncoderParams { quality: 11, lgwin: 24, ..Default::default() };
         brotli::BrotliCompress(&mut raw.as_slice(), &mut br, &params).map_err(|e| e.to_string())?;
         let name = file.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
-        println!("| {name} | {} | {} | {} |", mb(raw.len()), mb(gzip), mb(br.len()));
+        println!("| {name} | {} | {} | {} |", kb(raw.len()), kb(gzip), kb(br.len()));
         for (t, n) in total.iter_mut().zip([raw.len(), gzip, br.len()]) {
             *t += n;
         }
     }
-    println!("| all | {} | {} | {} |\n", mb(total[0]), mb(total[1]), mb(total[2]));
+    println!("| all | {} | {} | {} |\n", kb(total[0]), kb(total[1]), kb(total[2]));
     Ok(())
 }
 

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cvm-bench cl --data DIR --concepts FILE [--student FILE] [--quick] [--out FILE] [--plots DIR]
-//!              [--protocols single,split,combined,few-shot] [--datasets a,b] [--methods m,..]
+//!              [--protocols single,split,combined,few-shot] [--students tiny-cnn,adapter] [--datasets a,b] [--methods m,..]
 //!              [--memories 200,500] [--seeds N] [--steps N] [--lr X] [--cvm key=value,...]
 //! cvm-bench webcam --data DIR --concepts FILE --student FILE [--quick] [--out FILE]
 //! cvm-bench openset --data DIR --concepts FILE --student FILE [--quick] [--seeds N] [--scenarios a,b] [--out FILE]
@@ -230,6 +230,10 @@ fn cl(
     if let Some(names) = value(args, "--protocols") {
         let names: Vec<&str> = names.split(',').map(str::trim).collect();
         protocols.retain(|p| names.contains(&p.name));
+    }
+    if let Some(names) = value(args, "--students") {
+        let names: Vec<serde_json::Value> = names.split(',').map(|n| n.trim().into()).collect();
+        protocols.retain(|p| names.contains(&serde_json::to_value(p.student).expect("serialises")));
     }
     for protocol in &mut protocols {
         if let Some(m) = value(args, "--methods") {
