@@ -50,11 +50,15 @@ fn check_size(w: f64, h: f64) -> Result<(u32, u32)> {
         ));
     }
     if w * h > MAX_PIXELS as f64 {
-        return Err(Error::image(format!(
-            "a {w}×{h} image is larger than the {MAX_PIXELS} pixels a frame may have: scale it down first"
-        )));
+        return Err(too_large(w, h));
     }
     Ok((w as u32, h as u32))
+}
+
+fn too_large(w: impl std::fmt::Display, h: impl std::fmt::Display) -> Error {
+    Error::image(format!(
+        "a {w}×{h} image is larger than the {MAX_PIXELS} pixels a frame may have: scale it down first"
+    ))
 }
 
 impl Frames {
@@ -103,7 +107,7 @@ impl Frames {
             return Err(Error::image("raw pixel bytes need width and height"));
         };
         if w as u64 * h as u64 > MAX_PIXELS {
-            return Err(Error::image(format!("{w}×{h} is more than the {MAX_PIXELS} pixels a frame may have")));
+            return Err(too_large(w, h));
         }
         let expected = w as u64 * h as u64 * 4;
         if len as u64 != expected {
