@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { collectConsole, launch, serve } from "./lib/browser.mjs";
+import { packagePage } from "./lib/browser.mjs";
 import { fuzzArguments } from "./lib/fuzz.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -28,12 +28,8 @@ test("no argument traps, hangs or breaks the package (Node)", { timeout: 600_000
 
 test("no argument traps, hangs or breaks the package (Chromium, with the browser's image sources)", { timeout: 900_000 }, async () => {
   assert.ok(assets, "CVM_ASSETS is unset: run through `cargo xtask test`");
-  const server = await serve({ "/pkg/": pkg, "/lib/": join(here, "lib"), "/assets/": assets });
-  const browser = await launch();
+  const { page, log, close } = await packagePage(pkg, assets);
   try {
-    const page = await browser.newPage();
-    const log = collectConsole(page);
-    await page.goto(`${server.url}/lib/blank.html`);
     const { lines, outcomes } = await page
       .evaluate(async () => {
         const { default: init, Learner } = await import("/pkg/cvm_wasm.js");
@@ -80,7 +76,6 @@ test("no argument traps, hangs or breaks the package (Chromium, with the browser
     for (const [name, pattern] of Object.entries(expected)) assert.match(outcomes[name], pattern, name);
     for (const line of lines) console.log(`arguments (Chromium): ${line}`);
   } finally {
-    await browser.close();
-    await server.close();
+    await close();
   }
 });

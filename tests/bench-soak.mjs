@@ -11,7 +11,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { launch, serve } from "./lib/browser.mjs";
+import { packagePage } from "./lib/browser.mjs";
 import { soak } from "./lib/soak.mjs";
 
 const args = process.argv.slice(2);
@@ -48,9 +48,7 @@ if (BACKEND === "cpu") {
   await soak({ learner, steps: STEPS, predictions: PREDICTIONS, sample });
   learner.free();
 } else if (BACKEND === "webgpu") {
-  const server = await serve({ "/pkg/": pkg, "/lib/": join(here, "lib"), "/assets/": assets });
-  const browser = await launch();
-  const page = await browser.newPage();
+  const { browser, page, close } = await packagePage(pkg, assets);
   // The GPU process is the descendant of this process started with --type=gpu-process; its resident memory, from
   // /proc.
   const table = execFileSync("ps", ["-eo", "pid=,ppid=,args="]).toString().trim().split("\n").map((l) => l.trim().split(/\s+/));
@@ -67,7 +65,6 @@ if (BACKEND === "cpu") {
   };
   await page.exposeFunction("gpuProcessMB", gpuMB);
   await page.exposeFunction("report", (phase, done, memory) => record(phase, done, memory));
-  await page.goto(`${server.url}/lib/blank.html`);
   where = `Chromium ${browser.version()}, WebGPU (${await page.evaluate(async () => {
     const info = (await navigator.gpu?.requestAdapter())?.info;
     return info ? [info.vendor, info.architecture, info.description].filter(Boolean).join(" ") : "no adapter";
@@ -89,8 +86,7 @@ if (BACKEND === "cpu") {
     await soak({ learner, steps, predictions, sample });
     learner.free();
   }, [STEPS, PREDICTIONS]);
-  await browser.close();
-  await server.close();
+  await close();
 } else {
   throw new Error(`--backend takes cpu or webgpu, not ${BACKEND}`);
 }

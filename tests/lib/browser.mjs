@@ -4,7 +4,8 @@ import { createServer } from "node:http";
 import { mkdtempSync, rmSync } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { extname, join, normalize } from "node:path";
+import { dirname, extname, join, normalize } from "node:path";
+import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 
 const TYPES = {
@@ -78,4 +79,15 @@ export function scratchDir(prefix) {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
   return dir;
+}
+
+/** Chromium with a blank page on a loopback server that serves the package (`pkg`) at /pkg/, `tests/lib` at
+ * /lib/ and `assets` at /assets/, for driving the package inside a page; `close()` ends both. */
+export async function packagePage(pkg, assets) {
+  const server = await serve({ "/pkg/": pkg, "/lib/": dirname(fileURLToPath(import.meta.url)), "/assets/": assets });
+  const browser = await launch();
+  const page = await browser.newPage();
+  const log = collectConsole(page);
+  await page.goto(`${server.url}/lib/blank.html`);
+  return { browser, page, log, close: async () => (await browser.close(), await server.close()) };
 }
