@@ -68,7 +68,7 @@ fn run() -> Result<()> {
                 let rgb = image::open(path).with_context(|| format!("{}", path.display()))?.to_rgb8();
                 let view =
                     ImageView::new(rgb.width() as usize, rgb.height() as usize, PixelFormat::Rgb8, rgb.as_raw())?;
-                let probabilities = pollster::block_on(trunk.imagenet(trunk.input_tensor(pre.to_vec(view)?, 1)))?;
+                let probabilities = pollster::block_on(trunk.imagenet(&pre.to_vec(view)?, 1))?;
                 let top =
                     probabilities.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|(i, _)| i).unwrap_or(0);
                 correct += usize::from(top == *label);

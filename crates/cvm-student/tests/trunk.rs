@@ -32,7 +32,7 @@ fn imagenet_top1_on_sample_photos() {
             let rgb = image::open(path).unwrap().to_rgb8();
             let view =
                 ImageView::new(rgb.width() as usize, rgb.height() as usize, PixelFormat::Rgb8, rgb.as_raw()).unwrap();
-            let p = pollster::block_on(trunk.imagenet(trunk.input_tensor(pre.to_vec(view).unwrap(), 1))).unwrap();
+            let p = pollster::block_on(trunk.imagenet(&pre.to_vec(view).unwrap(), 1)).unwrap();
             let top = p.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0;
             correct += usize::from(top == *label);
         }

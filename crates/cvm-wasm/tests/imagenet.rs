@@ -53,7 +53,7 @@ async fn top1_correct(device: &Device) -> usize {
     for (jpeg, label) in PHOTOS {
         let (w, h, rgba) = decode(jpeg).await;
         let view = ImageView::new(w as usize, h as usize, PixelFormat::Rgba8, &rgba).unwrap();
-        let probabilities = trunk.imagenet(trunk.input_tensor(preprocessor.to_vec(view).unwrap(), 1)).await.unwrap();
+        let probabilities = trunk.imagenet(&preprocessor.to_vec(view).unwrap(), 1).await.unwrap();
         let top = probabilities.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0;
         correct += usize::from(top == label);
     }
@@ -102,8 +102,13 @@ async fn the_pages_frames_take_the_cores_preprocessing_path() {
         let frame = JsFuture::from(promise).await.unwrap();
         let page: Vec<f32> = learner.encode(frame, None, None).await.unwrap().to_vec();
         let view = ImageView::new(w as usize, h as usize, PixelFormat::Rgba8, &rgba).unwrap();
-        let x = trunk.input_tensor(preprocessor.to_vec(view).unwrap(), 1);
-        let native = trunk.features(x).into_data_async().await.unwrap().to_vec::<f32>().unwrap();
+        let native = trunk
+            .features(&preprocessor.to_vec(view).unwrap(), 1)
+            .into_data_async()
+            .await
+            .unwrap()
+            .to_vec::<f32>()
+            .unwrap();
         assert_eq!(page.len(), native.len());
         let largest = page.iter().zip(&native).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
         assert!(largest <= 1e-4, "{w}×{h} photo: features differ by up to {largest}");

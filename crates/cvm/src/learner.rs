@@ -778,13 +778,12 @@ impl Learner {
     /// on the inference device: the pixels, or the trunk's features.
     fn samples(&mut self, images: &[ImageView<'_>]) -> Result<Tensor<2>> {
         self.preprocess(images)?;
-        let input = *self.config.student.input();
-        let device = self.device.clone().inner();
-        let data = TensorData::new(self.scratch.clone(), [images.len(), input.channels, input.size, input.size]);
-        let x = Tensor::<4>::from_data(data, &device);
         Ok(match &self.trunk {
-            Some(trunk) => trunk.features(x),
-            None => x.flatten(1, 3),
+            Some(trunk) => trunk.features(&self.scratch, images.len()),
+            None => {
+                let data = TensorData::new(self.scratch.clone(), [images.len(), self.config.student.input().values()]);
+                Tensor::from_data(data, &self.device.clone().inner())
+            }
         })
     }
 

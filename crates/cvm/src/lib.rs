@@ -8,6 +8,7 @@
 
 pub mod blob;
 pub mod concepts;
+pub mod cpu_trunk;
 pub mod error;
 pub mod image;
 pub mod learner;

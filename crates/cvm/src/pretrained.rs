@@ -17,7 +17,10 @@ use crate::blob::{self, Metadata, OwnedTensor};
 use crate::error::{CvmError, Result};
 use crate::image::{InputSpec, Normalization};
 use crate::params::{self, HostParam};
-use crate::trunk::{EfficientNetLite0, IMAGENET_CLASSES};
+use burn::nn::Linear;
+
+use crate::cpu_trunk::CpuTrunk;
+use crate::trunk::{EfficientNetLite0, FEATURES, IMAGENET_CLASSES};
 
 pub const STUDENT_FORMAT: &str = "cvm-student";
 pub const STUDENT_VERSION: u32 = 1;
@@ -28,12 +31,21 @@ const HEADER_CAP: u64 = 1 << 20;
 /// A frozen, pretrained feature extractor, ready on a device.
 #[derive(Clone)]
 pub struct Trunk {
-    model: EfficientNetLite0,
+    network: Network,
+    /// EfficientNet-Lite0's ImageNet classifier over the pooled features, if the blob kept it.
+    classifier: Option<Linear>,
     input: InputSpec,
     /// The vocabulary name of each ImageNet class of the classifier, if the blob names them.
     imagenet_concepts: Option<Arc<[String]>>,
     checksum: [u8; 32],
     device: Device,
+}
+
+/// What computes the features: the CPU kernels of [`crate::cpu_trunk`] on the CPU, burn's layers elsewhere.
+#[derive(Clone)]
+enum Network {
+    Cpu(Arc<CpuTrunk>),
+    Burn(Box<EfficientNetLite0>),
 }
 
 impl std::fmt::Debug for Trunk {
@@ -83,8 +95,14 @@ impl Trunk {
             tensors.insert(name, (view.shape().to_vec(), values));
         }
         let device = device.clone().inner();
-        let model = params::import(EfficientNetLite0::new(classifier, &device), &tensors, WHAT)?;
-        Ok(Self { model, input, imagenet_concepts, checksum: Sha256::digest(bytes).into(), device })
+        let (model, classifier) =
+            params::import(EfficientNetLite0::new(classifier, &device), &tensors, WHAT)?.split_classifier();
+        let network = if device == Device::flex() {
+            Network::Cpu(Arc::new(CpuTrunk::new(&tensors, size)?))
+        } else {
+            Network::Burn(Box::new(model))
+        };
+        Ok(Self { network, classifier, input, imagenet_concepts, checksum: Sha256::digest(bytes).into(), device })
     }
 
     pub fn input(&self) -> InputSpec {
@@ -101,9 +119,18 @@ impl Trunk {
         self.checksum
     }
 
-    /// `[B, 3, S, S]` preprocessed images → `[B, 1280]` features.
-    pub fn features(&self, x: Tensor<4>) -> Tensor<2> {
-        self.model.features(x)
+    /// `n` preprocessed images (`n × 3·S·S`, as the [`Preprocessor`](crate::Preprocessor) writes them) →
+    /// `[n, 1280]` features on the trunk's device.
+    pub fn features(&self, images: &[f32], n: usize) -> Tensor<2> {
+        let s = self.input.size;
+        match &self.network {
+            Network::Cpu(cpu) => {
+                Tensor::from_data(TensorData::new(cpu.features(images, n), [n, FEATURES]), &self.device)
+            }
+            Network::Burn(model) => {
+                model.features(Tensor::from_data(TensorData::new(images.to_vec(), [n, 3, s, s]), &self.device))
+            }
+        }
     }
 
     /// The concept-vocabulary name of each ImageNet class, if the blob keeps the classifier and names them.
@@ -113,23 +140,16 @@ impl Trunk {
 
     /// ImageNet logits `[B, 1000]` of trunk features `[B, 1280]`, if the blob kept the classifier.
     pub fn imagenet_logits(&self, features: Tensor<2>) -> Option<Tensor<2>> {
-        self.model.classify_features(features)
+        self.classifier.as_ref().map(|c| c.forward(features))
     }
 
-    /// ImageNet class probabilities of preprocessed images (`[B × 1000]`), if the blob kept the classifier.
-    pub async fn imagenet(&self, x: Tensor<4>) -> Result<Vec<f32>> {
+    /// ImageNet class probabilities of `n` preprocessed images (`n × 1000`), if the blob kept the classifier.
+    pub async fn imagenet(&self, images: &[f32], n: usize) -> Result<Vec<f32>> {
         let logits = self
-            .model
-            .classify(x)
+            .imagenet_logits(self.features(images, n))
             .ok_or_else(|| CvmError::NotReady("this student blob has no ImageNet classifier".into()))?;
         let probabilities = burn::tensor::activation::softmax(logits, 1);
         params::to_f32(probabilities.into_data_async().await?)
-    }
-
-    /// A batch of preprocessed images (`n × 3·S·S`) as an input tensor on the trunk's device.
-    pub fn input_tensor(&self, data: Vec<f32>, n: usize) -> Tensor<4> {
-        let s = self.input.size;
-        Tensor::from_data(TensorData::new(data, [n, 3, s, s]), &self.device)
     }
 }
 

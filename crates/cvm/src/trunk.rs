@@ -101,13 +101,9 @@ impl EfficientNetLite0 {
         x.mean_dim(3).mean_dim(2).flatten(1, 3)
     }
 
-    /// ImageNet logits, when the blob kept the classifier.
-    pub fn classify(&self, x: Tensor<4>) -> Option<Tensor<2>> {
-        self.classify_features(self.features(x))
-    }
-
-    /// ImageNet logits of pooled features, when the blob kept the classifier.
-    pub fn classify_features(&self, features: Tensor<2>) -> Option<Tensor<2>> {
-        self.classifier.as_ref().map(|c| c.forward(features))
+    /// The network without its ImageNet classifier, and the classifier if it has one.
+    pub fn split_classifier(mut self) -> (Self, Option<Linear>) {
+        let classifier = self.classifier.take();
+        (self, classifier)
     }
 }
