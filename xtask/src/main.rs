@@ -11,7 +11,8 @@
 //!   in the browser).
 //! - `bench openset [--quick] [--out FILE] [--scenarios …]`: "unknown" against never-taught inputs.
 //! - `bench zeroshot [--quick] [--out FILE]`: the grounded prior before the first example, and what examples add.
-//! - `bench browser [--out FILE]`: the train step in the browser against TensorFlow.js.
+//! - `bench browser [--out FILE]`: the train step and the trunk's forward pass in the browser against
+//!   TensorFlow.js.
 //! - `bench release [--things N] [--out FILE]`: the demo page, release of Record → the new thing recognised, as
 //!   it learns up to ten things one after another (CPU, fake webcam).
 //! - `bench soak [--steps N] [--predictions N] [--out FILE]`: the package's wasm memory over 2,000 training steps
@@ -165,7 +166,12 @@ fn bench(ctx: &Ctx, args: &[String]) -> Result {
     setup::run(ctx)?;
     assets::build(ctx)?;
     match command {
-        Some("browser") => return web::browser_bench(ctx, "train", flag(args, "--out")),
+        Some("browser") => {
+            // The train step, then the trunk's forward pass (its results beside the train step's: `-trunk`).
+            web::browser_bench(ctx, "train", flag(args, "--out"))?;
+            let out = flag(args, "--out").map(|f| f.replace(".json", "") + "-trunk.json");
+            return web::browser_bench(ctx, "trunk", out.as_deref());
+        }
         Some("release") => return web::node_bench(ctx, "bench-release.mjs", &args[1..]),
         Some("soak") => return web::node_bench(ctx, "bench-soak.mjs", &args[1..]),
         Some("sizes") => return web::sizes(ctx),

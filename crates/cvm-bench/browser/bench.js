@@ -3,6 +3,8 @@
 // trainStep: one training step of the from-scratch student (3 conv blocks + hidden layer + projection into the
 // 576-d concept space, cosine logits, batch 32 of 32×32 RGB) — in this learner, and the same network and loss in
 // TensorFlow.js. Each step includes uploading the batch and reading the loss back, as a training loop must.
+// trunk: one forward pass of EfficientNet-Lite0 (224×224 RGB → 1280 pooled features, batch 1, read back) in this
+// learner, and the same architecture in TensorFlow.js, built from fused ops and from layers.
 // webcam: the pretrained trunk + adapter in this learner, as the demo page uses it.
 
 import init, { Learner } from "/pkg/cvm_wasm.js";
@@ -149,5 +151,116 @@ async function webcam(backend, shots, steps, frames) {
   return result;
 }
 
-window.bench = { oursTrainStep, tfjsTrainStep, webcam };
+/** `runs` timings of `once()` after `warmup` calls. */
+async function timed(once, warmup, runs) {
+  const times = [];
+  for (let i = 0; i < warmup + runs; i++) {
+    const started = performance.now();
+    await once(i);
+    if (i >= warmup) times.push(performance.now() - started);
+  }
+  return times;
+}
+
+/** The trunk's forward pass in this learner: a 224×224 RGBA frame → its 1280 features (preprocessing included). */
+async function oursTrunk(backend, warmup, runs) {
+  await init();
+  const learner = await Learner.create({ concepts: CONCEPTS, student: STUDENT, backend });
+  const frames = [1, 2].map((seed) => randomRgba(224, seed));
+  const times = await timed((i) => learner.encode(frames[i % 2], 224, 224), warmup, runs);
+  const result = { backend: learner.backend, times };
+  learner.free();
+  return result;
+}
+
+// EfficientNet-Lite0: stem, then (expansion, kernel, stride, outputs, repeats) per stage, then the 1280 head.
+const LITE0 = [[1, 3, 1, 16, 1], [6, 3, 2, 24, 2], [6, 5, 2, 40, 2], [6, 3, 2, 80, 3], [6, 5, 1, 112, 3], [6, 5, 2, 192, 4], [6, 3, 1, 320, 1]];
+
+/** Every block of Lite0 as `{ expansion, kernel, stride, input, output }`. */
+function lite0Blocks() {
+  const blocks = [];
+  let input = 32;
+  for (const [expansion, kernel, stride, output, repeats] of LITE0) {
+    for (let r = 0; r < repeats; r++) {
+      blocks.push({ expansion, kernel, stride: r === 0 ? stride : 1, input, output });
+      input = output;
+    }
+  }
+  return blocks;
+}
+
+/** Lite0 from fused ops (convolution + bias + ReLU6 in one kernel where the backend has one), random weights. */
+function tfjsLite0Fused() {
+  const tf = globalThis.tf;
+  const w = (shape) => tf.randomNormal(shape, 0, Math.sqrt(2 / shape.slice(0, -1).reduce((a, b) => a * b, 1)));
+  const b = (n) => tf.zeros([n]);
+  const conv = (x, weights, stride, relu6) =>
+    tf.fused.conv2d({ x, filter: weights.w, strides: stride, pad: "same", bias: weights.b, activation: relu6 ? "relu6" : "linear" });
+  const stem = { w: w([3, 3, 3, 32]), b: b(32) };
+  const blocks = lite0Blocks().map(({ expansion, kernel, stride, input, output }) => {
+    const hidden = input * expansion;
+    return {
+      stride,
+      residual: stride === 1 && input === output,
+      expand: expansion === 1 ? null : { w: w([1, 1, input, hidden]), b: b(hidden) },
+      depthwise: { w: w([kernel, kernel, hidden, 1]), b: b(hidden) },
+      project: { w: w([1, 1, hidden, output]), b: b(output) },
+    };
+  });
+  const head = { w: w([1, 1, 320, 1280]), b: b(1280) };
+  return (x) =>
+    tf.tidy(() => {
+      let h = conv(x, stem, 2, true);
+      for (const block of blocks) {
+        let y = block.expand ? conv(h, block.expand, 1, true) : h;
+        y = tf.fused.depthwiseConv2d({ x: y, filter: block.depthwise.w, strides: block.stride, pad: "same", bias: block.depthwise.b, activation: "relu6" });
+        y = conv(y, block.project, 1, false);
+        h = block.residual ? y.add(h) : y;
+      }
+      return conv(h, head, 1, true).mean([1, 2]);
+    });
+}
+
+/** Lite0 from `tf.layers` (a layer per convolution, ReLU6 as the layer's activation), random weights. */
+function tfjsLite0Layers() {
+  const tf = globalThis.tf;
+  const input = tf.input({ shape: [224, 224, 3] });
+  const conv = (x, filters, kernel, stride, activation) =>
+    tf.layers.conv2d({ filters, kernelSize: kernel, strides: stride, padding: "same", activation }).apply(x);
+  let h = conv(input, 32, 3, 2, "relu6");
+  for (const { expansion, kernel, stride, input: inputs, output } of lite0Blocks()) {
+    let y = expansion === 1 ? h : conv(h, inputs * expansion, 1, 1, "relu6");
+    y = tf.layers.depthwiseConv2d({ kernelSize: kernel, strides: stride, padding: "same", activation: "relu6" }).apply(y);
+    y = conv(y, output, 1, 1, "linear");
+    h = stride === 1 && inputs === output ? tf.layers.add().apply([y, h]) : y;
+  }
+  h = tf.layers.globalAveragePooling2d({}).apply(conv(h, 1280, 1, 1, "relu6"));
+  const model = tf.model({ inputs: input, outputs: h });
+  return (x) => model.predict(x);
+}
+
+/** The same forward pass in TensorFlow.js on `backend`, built from fused ops or from layers. */
+async function tfjsTrunk(backend, build, warmup, runs) {
+  const tf = globalThis.tf;
+  if (backend === "wasm") tf.wasm.setWasmPaths("/node_modules/@tensorflow/tfjs-backend-wasm/dist/");
+  if (!(await tf.setBackend(backend))) throw new Error(`TF.js backend ${backend} is not available`);
+  await tf.ready();
+  const forward = build === "fused" ? tfjsLite0Fused() : tfjsLite0Layers();
+  // The frames as the network takes them (normalised, channel-last), prepared outside the timing.
+  const frames = [1, 2].map((seed) => {
+    const rgba = randomRgba(224, seed);
+    const pixels = new Float32Array(224 * 224 * 3);
+    for (let p = 0; p < 224 * 224; p++) for (let c = 0; c < 3; c++) pixels[p * 3 + c] = (rgba[p * 4 + c] - 127) / 128;
+    return pixels;
+  });
+  const times = await timed(async (i) => {
+    const x = tf.tensor4d(frames[i % 2], [1, 224, 224, 3]);
+    const y = forward(x);
+    await y.data();
+    tf.dispose([x, y]);
+  }, warmup, runs);
+  return { backend: tf.getBackend(), threads: backend === "wasm" ? tf.wasm.getThreadsCount?.() : undefined, times };
+}
+
+window.bench = { oursTrainStep, tfjsTrainStep, oursTrunk, tfjsTrunk, webcam };
 document.getElementById("ready").textContent = "ready";

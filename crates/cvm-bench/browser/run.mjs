@@ -1,5 +1,6 @@
 // Browser benchmarks in one headless Chromium (WebGPU through SwiftShader, a CPU emulation, where no GPU exists):
 //   node run.mjs train  [--out FILE]   the student's train step here vs the same network in TensorFlow.js
+//   node run.mjs trunk  [--out FILE]   the trunk's forward pass here vs EfficientNet-Lite0 in TensorFlow.js
 //   node run.mjs webcam [--out FILE] [--backends cpu]   the pretrained trunk + adapter: new-class time and frame latency
 // Needs CVM_ASSETS (concept and student blobs) and the npm package in ../../../pkg.
 
@@ -62,6 +63,27 @@ try {
       console.log(r.msPerStep ? `| ${r.engine} | ${r.backend} | ${fmt(r.msPerStep)} | ${((32 * 1000) / r.msPerStep).toFixed(1)} | ${ratio} |` : `| ${r.engine} | ${r.backend} | — | — | ${r.error} |`);
     }
     results = { chromium: version, warmup: WARMUP, steps: STEPS, batch: 32, rows };
+  } else if (mode === "trunk") {
+    // SwiftShader takes seconds a frame: fewer runs there.
+    const runs = (backend) => (backend === "cpu" || backend === "wasm" ? [3, 20] : [1, 3]);
+    const rows = [];
+    for (const backend of ["cpu", "webgpu"]) rows.push({ engine: "cvm (burn 0.22 + own CPU kernels)", build: "", ...(await inPage("oursTrunk", backend, ...runs(backend))) });
+    for (const build of ["fused", "layers"]) {
+      for (const backend of ["wasm", "cpu", "webgl", "webgpu"]) {
+        const [warmup, n] = backend === "cpu" ? [1, 3] : runs(backend);
+        rows.push({ engine: "TF.js 4.22.0", build, ...(await inPage("tfjsTrunk", backend, build, warmup, n)) });
+      }
+    }
+    for (const r of rows) if (r.times) r.ms = median(r.times);
+    const peer = rows.find((r) => r.build === "fused" && r.backend === "wasm" && r.ms);
+    console.log("\ntrunk forward: EfficientNet-Lite0, one 224×224 frame → 1280 features read back; median after warm-up\n");
+    console.log("| engine | built from | backend | ms/frame | frames/s | ÷ TF.js wasm (fused) |\n|---|---|---|---|---|---|");
+    for (const r of rows) {
+      const backend = r.backend === "wasm" ? `wasm (${r.threads ?? 1} thread${r.threads > 1 ? "s" : ""})` : r.backend;
+      const ratio = peer && r.ms ? `${(r.ms / peer.ms).toFixed(2)}×` : "";
+      console.log(r.ms ? `| ${r.engine} | ${r.build || "—"} | ${backend} | ${fmt(r.ms)} | ${(1000 / r.ms).toFixed(1)} | ${ratio} |` : `| ${r.engine} | ${r.build || "—"} | ${r.backend ?? "—"} | — | — | ${r.error} |`);
+    }
+    results = { chromium: version, rows };
   } else if (mode === "webcam") {
     const rows = [];
     for (const backend of backends) rows.push(await inPage("webcam", backend, 20, 60, backend === "cpu" ? 10 : 3));
@@ -72,7 +94,7 @@ try {
     }
     results = { chromium: version, rows };
   } else {
-    throw new Error(`unknown mode ${mode} (train, webcam)`);
+    throw new Error(`unknown mode ${mode} (train, trunk, webcam)`);
   }
 } finally {
   await browser.close();
