@@ -99,6 +99,7 @@ for (const backend of backends) {
       // Recognise, again one session per thing (the state comes back from IndexedDB every time).
       let correct = 0;
       let total = 0;
+      const liveFps = []; // the page's own frames/s badge after ~5 s of live view, per session (a figure, not a check)
       for (const [k, thing] of THINGS.entries()) {
         const s = await open(profile, url, camera(clips[k]));
         await waitReady(s.page, s.log);
@@ -118,10 +119,12 @@ for (const backend of backends) {
           total += 1;
         }
         console.log(`demo (${backend}): ${thing.name}: ${readings.join(" ")}`);
+        liveFps.push(await s.page.textContent("#fps"));
         if (k === THINGS.length - 1) await s.page.screenshot({ path: join(artifacts, `demo-${backend}.png`), fullPage: true });
         assert.deepEqual(s.requests.filter((u) => !origin(u)), [], "requests left the origin");
         await s.context.close();
       }
+      console.log(`demo (${backend}): live view with ${THINGS.length} things known, per session: ${liveFps.join(", ")}`);
       const accuracy = correct / total;
       console.log(`demo (${backend}): ${correct}/${total} held-out camera frames recognised (${(100 * accuracy).toFixed(0)}%)`);
       assert.ok(accuracy >= 0.8, `accuracy ${accuracy}`);

@@ -30,7 +30,7 @@ let nextId = 1;
 const pending = new Map();
 worker.onmessage = ({ data }) => {
   if (data.event === "progress") return onProgress(data.report, data.steps);
-  if (data.event === "fallback") return setBackend("cpu", "WebGPU stopped working; continuing on the CPU");
+  if (data.event === "fallback") return setBackend("cpu", "WebGPU stopped working", "WebGPU stopped working; continuing on the CPU");
   const { resolve, reject } = pending.get(data.id);
   pending.delete(data.id);
   data.ok ? resolve(data.result) : reject(Object.assign(new Error(data.error.message), data.error));
@@ -45,9 +45,11 @@ function call(op, args = {}, transfer = []) {
 function setStatus(text) {
   $("status").textContent = text;
 }
-function setBackend(backend, note) {
+/** The backend badge; its tooltip says why this backend runs. */
+function setBackend(backend, reason, note) {
   $("backend").textContent = backend === "webgpu" ? "WebGPU" : "CPU";
   $("backend").dataset.backend = backend;
+  $("backend").title = `Where training runs: ${reason}`;
   if (note) setStatus(note);
 }
 /** The accept-rate field as a share, kept within the field's range (an emptied field means the default). */
@@ -425,7 +427,9 @@ let frames = 0;
 let fpsSince = performance.now();
 async function recognise() {
   // From the first frame: before any class, the page still says what the frame looks like (the grounded prior).
-  if (state.ready && state.cameraOn && !state.busy && !state.recording && video.readyState >= 2) {
+  // Frames follow one another as fast as the worker answers; while there is nothing to recognise, the loop polls.
+  const live = state.ready && state.cameraOn && !state.busy && !state.recording && video.readyState >= 2;
+  if (live) {
     try {
       const current = frame();
       const { prediction, looksLike } = await call("predict", { frame: current, rank: 5 }, [current]);
@@ -441,7 +445,7 @@ async function recognise() {
     frames = 0;
     fpsSince = now;
   }
-  setTimeout(recognise, 30);
+  setTimeout(recognise, live ? 0 : 30);
 }
 let predictionsShown = 0;
 function showPrediction(p, looksLike) {
@@ -641,7 +645,7 @@ $("reset").onclick = async () => {
   state.thumbs.clear();
   setClasses(described.classes);
   state.heldOut.clear();
-  setBackend(described.backend);
+  setBackend(described.backend, described.backendReason);
   renderClasses();
   drawAccuracy();
   drawLoss();
@@ -697,7 +701,7 @@ async function main() {
   setClasses(described.classes);
   state.history = saved?.history ?? [];
   await restoreHeldOut(saved?.heldOut ?? []);
-  setBackend(described.backend);
+  setBackend(described.backend, described.backendReason);
   const vocabulary = await call("vocabulary");
   $("vocabulary").replaceChildren(...vocabulary.map((v) => Object.assign(document.createElement("option"), { value: v })));
   renderClasses();

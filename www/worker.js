@@ -19,9 +19,9 @@ async function open(backend, settings, snapshot) {
   return describe();
 }
 
-/** Backend, settings and classes, each class with the ids of the examples the learner still holds. */
+/** Backend (and why it runs), settings and classes, each class with the ids of the examples the learner still holds. */
 function describe() {
-  return { backend: learner.backend, settings: learner.settings(), classes: learner.classes().map((c) => ({ ...c, ids: learner.examples(c.label) })) };
+  return { backend: learner.backend, backendReason: learner.backendReason, settings: learner.settings(), classes: learner.classes().map((c) => ({ ...c, ids: learner.examples(c.label) })) };
 }
 
 /** Runs `work`; if WebGPU fails underneath it, reopens the last good state on the CPU and retries once. */

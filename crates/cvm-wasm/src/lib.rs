@@ -266,17 +266,48 @@ fn webgpu_reachable() -> bool {
     scope && !get(&get(&global, "navigator"), "gpu").is_undefined()
 }
 
-/// The device for a backend preference, with autodiff on; `auto` falls back to the CPU.
-async fn device(preference: &str) -> Result<(Device, &'static str)> {
+/// The device for a backend preference, with autodiff on, the backend's name and why it was chosen. `auto` takes
+/// WebGPU on a hardware adapter and the CPU otherwise: with no WebGPU, and with a software adapter (SwiftShader,
+/// llvmpipe, WARP), which emulates the GPU on the CPU and runs the trunk some 40× slower than the CPU backend
+/// (README, browser benchmark). A timed trial of both at start-up would cost seconds of shader compilation on a
+/// real GPU and seconds a frame on an emulated one, so the adapter's own description decides.
+async fn device(preference: &str) -> Result<(Device, &'static str, String)> {
+    let cpu = || Device::flex().autodiff();
     Ok(match preference {
-        "cpu" => (Device::flex().autodiff(), "cpu"),
-        "webgpu" => (webgpu_device().await?.autodiff(), "webgpu"),
-        "auto" => match webgpu_device().await {
-            Ok(d) => (d.autodiff(), "webgpu"),
-            Err(_) => (Device::flex().autodiff(), "cpu"),
+        "cpu" => (cpu(), "cpu", "the CPU was asked for".into()),
+        "webgpu" => (webgpu_device().await?.autodiff(), "webgpu", "WebGPU was asked for".into()),
+        "auto" => match software_adapter().await {
+            Some(adapter) => {
+                (cpu(), "cpu", format!("WebGPU here is a software renderer ({adapter}), slower than the CPU"))
+            }
+            None => match webgpu_device().await {
+                Ok(d) => (d.autodiff(), "webgpu", "WebGPU has a hardware adapter here".into()),
+                Err(e) => (cpu(), "cpu", e.to_string()),
+            },
         },
         other => return Err(Error::msg(format!("backend must be \"auto\", \"webgpu\" or \"cpu\", not \"{other}\""))),
     })
+}
+
+/// The description of the browser's WebGPU adapter when it is a software renderer; `None` when it is hardware,
+/// or when there is no adapter to ask.
+async fn software_adapter() -> Option<String> {
+    if !webgpu_reachable() {
+        return None;
+    }
+    let gpu = get(&get(&js_sys::global(), "navigator"), "gpu");
+    let request: Function = get(&gpu, "requestAdapter").dyn_into().ok()?;
+    let promise: js_sys::Promise = request.call0(&gpu).ok()?.dyn_into().ok()?;
+    let adapter = wasm_bindgen_futures::JsFuture::from(promise).await.ok()?;
+    let info = get(&adapter, "info");
+    let text = |key: &str| get(&info, key).as_string().unwrap_or_default();
+    let described = ["vendor", "architecture", "device", "description"].map(text).join(" ");
+    let fallback = get(&info, "isFallbackAdapter").as_bool() == Some(true)
+        || get(&adapter, "isFallbackAdapter").as_bool() == Some(true);
+    let software = ["swiftshader", "llvmpipe", "lavapipe", "softpipe", "warp", "basic render"]
+        .iter()
+        .any(|name| described.to_lowercase().contains(name));
+    (fallback || software).then(|| described.split_whitespace().collect::<Vec<_>>().join(" "))
 }
 
 fn get(object: &JsValue, key: &str) -> JsValue {
@@ -360,6 +391,7 @@ struct Opened {
     concepts: Arc<ConceptSpace>,
     device: Device,
     backend: &'static str,
+    backend_reason: String,
     trunk: Option<Trunk>,
 }
 
@@ -377,14 +409,14 @@ async fn open(options: &JsValue) -> Result<Opened> {
         v if v.is_undefined() => "auto".into(),
         v => string(&v, "backend")?,
     };
-    let (device, backend) = device(&preference).await?;
+    let (device, backend, backend_reason) = device(&preference).await?;
     let student = get(options, "student");
     let trunk = if student.is_undefined() || student.is_null() {
         None
     } else {
         Some(Trunk::from_bytes(&fetch::load(&student, "student", on_progress.as_ref()).await?, &device)?)
     };
-    Ok(Opened { concepts, device, backend, trunk })
+    Ok(Opened { concepts, device, backend, backend_reason, trunk })
 }
 
 struct Inner {
@@ -397,6 +429,7 @@ struct Inner {
 pub struct Learner {
     inner: Rc<RefCell<Inner>>,
     backend: &'static str,
+    backend_reason: String,
     stop: Rc<Cell<bool>>,
     /// Input side of the student (fixed for the learner's life).
     side: u32,
@@ -407,11 +440,12 @@ fn busy() -> Error {
 }
 
 impl Learner {
-    fn wrap(learner: cvm::Learner, backend: &'static str) -> Self {
+    fn wrap(learner: cvm::Learner, backend: &'static str, backend_reason: String) -> Self {
         let side = learner.config().student.input().size as u32;
         Self {
             inner: Rc::new(RefCell::new(Inner { learner, frames: Frames::default() })),
             backend,
+            backend_reason,
             stop: Rc::new(Cell::new(false)),
             side,
         }
@@ -520,7 +554,7 @@ impl Learner {
             Some(trunk) => cvm::Learner::with_trunk(config, o.concepts, trunk, o.device)?,
             None => cvm::Learner::new(config, o.concepts, o.device)?,
         };
-        Ok(Self::wrap(learner, o.backend))
+        Ok(Self::wrap(learner, o.backend, o.backend_reason))
     }
 
     /// Restores a learner from [`Learner::save`] bytes; `options` names the same concept blob and student, a
@@ -537,7 +571,7 @@ impl Learner {
         let o = open(&options).await?;
         let mut learner = cvm::Learner::restore(bytes, o.concepts, o.trunk, o.device)?;
         settings.onto(&mut learner)?;
-        Ok(Self::wrap(learner, o.backend))
+        Ok(Self::wrap(learner, o.backend, o.backend_reason))
     }
 
     /// The settings the learner runs with (every one of them; after `load`, the saved ones with those given).
@@ -550,6 +584,13 @@ impl Learner {
     #[wasm_bindgen(getter, unchecked_return_type = "Backend")]
     pub fn backend(&self) -> String {
         self.backend.into()
+    }
+
+    /// Why this backend runs, in words a page can show: asked for, no WebGPU here (and why), a software WebGPU
+    /// adapter (slower than the CPU), or a hardware one.
+    #[wasm_bindgen(getter, js_name = backendReason)]
+    pub fn backend_reason(&self) -> String {
+        self.backend_reason.clone()
     }
 
     /// Side in pixels of the square the learner crops and scales every frame to (224 with the EfficientNet

@@ -76,6 +76,33 @@ async fn learns(backend: &str) {
     assert!(acc >= 0.95, "{backend}: accuracy {acc}");
 }
 
+/// The WebGPU adapter's description (vendor, architecture, device, description), as the browser gives it.
+async fn adapter_description() -> String {
+    let gpu = field(&field(&js_sys::global(), "navigator"), "gpu");
+    let request: js_sys::Function = field(&gpu, "requestAdapter").unchecked_into();
+    let promise: js_sys::Promise = request.call0(&gpu).unwrap().unchecked_into();
+    let info = field(&wasm_bindgen_futures::JsFuture::from(promise).await.unwrap(), "info");
+    ["vendor", "architecture", "device", "description"]
+        .map(|k| field(&info, k).as_string().unwrap_or_default())
+        .join(" ")
+}
+
+/// `auto` runs on WebGPU only on a hardware adapter: headless Chromium's is SwiftShader, a CPU emulation about 40×
+/// slower than the CPU backend, so there it must choose the CPU and say why. An explicit `webgpu` is obeyed.
+#[wasm_bindgen_test]
+async fn auto_takes_the_cpu_over_a_software_webgpu_adapter() {
+    let adapter = adapter_description().await;
+    let auto = learner("auto").await;
+    if adapter.to_lowercase().contains("swiftshader") {
+        assert_eq!(auto.backend(), "cpu", "adapter: {adapter}");
+        assert!(auto.backend_reason().contains("software renderer"), "{}", auto.backend_reason());
+    } else {
+        assert_eq!(auto.backend(), "webgpu", "adapter: {adapter}; reason: {}", auto.backend_reason());
+    }
+    let asked = learner("webgpu").await;
+    assert_eq!((asked.backend().as_str(), asked.backend_reason().as_str()), ("webgpu", "WebGPU was asked for"));
+}
+
 #[wasm_bindgen_test]
 async fn learns_three_classes_on_cpu() {
     learns("cpu").await;
