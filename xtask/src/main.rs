@@ -111,6 +111,7 @@ fn test(ctx: &Ctx) -> Result {
     lint(ctx, false)?;
     took("formatting and lints");
     let golden = ctx.target_dir().join("cvm-golden-losses.json");
+    let golden_features = ctx.target_dir().join("cvm-golden-features.json");
     println!("\n== tier 1: native tests (core on flex, language models, benchmark data) ==");
     run(ctx
         .cargo()
@@ -118,11 +119,12 @@ fn test(ctx: &Ctx) -> Result {
         .args(["test", "--workspace", "--exclude", "cvm-wasm", "--", "--include-ignored"])
         .env("CVM_DATA", ctx.data())
         .env("CVM_ASSETS", assets::assets_dir(ctx))
-        .env("CVM_GOLDEN", &golden))?;
+        .env("CVM_GOLDEN", &golden)
+        .env("CVM_GOLDEN_FEATURES", &golden_features))?;
     took("tier 1");
     println!("\n== tier 2: the façade in headless Chromium (WebGPU and CPU) ==");
-    let golden = std::fs::read_to_string(&golden).map_err(|e| format!("{}: {e}", golden.display()))?;
-    web::browser_tests(ctx, &golden)?;
+    let read = |path: &std::path::Path| std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()));
+    web::browser_tests(ctx, &read(&golden)?, &read(&golden_features)?)?;
     took("tier 2");
     println!("\n== tiers 3 and 4: the demo page end to end, and the npm package in an app ==");
     web::pkg(ctx)?;

@@ -58,8 +58,8 @@ fn print_sizes(title: &str, files: &[PathBuf]) -> Result {
 }
 
 /// `wasm-pack test` of the façade in headless Chromium, on WebGPU (SwiftShader) and on the CPU, with the
-/// trunk's ImageNet check compiled in.
-pub fn browser_tests(ctx: &Ctx, golden: &str) -> Result {
+/// trunk's ImageNet check compiled in, and tier 1's reference losses and trunk features to compare against.
+pub fn browser_tests(ctx: &Ctx, golden_losses: &str, golden_features: &str) -> Result {
     run(Command::new("wasm-pack")
         .current_dir(ctx.root.join("crates/cvm-wasm"))
         .args(["test", "--headless", "--chrome", "--release", "--", "--features", "imagenet-test"])
@@ -67,7 +67,8 @@ pub fn browser_tests(ctx: &Ctx, golden: &str) -> Result {
         .env("CVM_PHOTOS", ctx.data().join("foolbox"))
         .env("CHROMEDRIVER", CHROMEDRIVER)
         .env("WASM_BINDGEN_TEST_TIMEOUT", "1800")
-        .env("CVM_GOLDEN_LOSSES", golden))
+        .env("CVM_GOLDEN_LOSSES", golden_losses)
+        .env("CVM_GOLDEN_FEATURES", golden_features))
 }
 
 fn npm(dir: &std::path::Path, args: &[&str]) -> Result {

@@ -41,6 +41,26 @@ fn imagenet_top1_on_sample_photos() {
     }
 }
 
+/// The trunk's features of a reference frame, natively; recorded (when `CVM_GOLDEN_FEATURES` names a file) for the
+/// browser tests, which compute them again in wasm and compare.
+#[test]
+#[ignore = "needs the model cache: run through `cargo xtask test`"]
+fn trunk_features_of_the_reference_frame_are_recorded() {
+    let trunk = Trunk::from_bytes(&asset("efficientnet-lite0-imagenet.safetensors"), &Device::flex()).unwrap();
+    let frame = cvm::synthetic::colour_frame(224);
+    let pixels = Preprocessor::new(trunk.input())
+        .unwrap()
+        .to_vec(ImageView::new(224, 224, PixelFormat::Rgba8, &frame).unwrap())
+        .unwrap();
+    let features = trunk.features(&pixels, 1).into_data().try_to_vec::<f32>().unwrap();
+    assert_eq!(features.len(), cvm::trunk::FEATURES);
+    assert!(features.iter().all(|v| v.is_finite() && *v >= 0.0 && *v <= 6.0), "pooled ReLU6 outputs lie in [0, 6]");
+    assert!(features.iter().filter(|v| **v > 0.0).count() > 100, "most features are alive");
+    if let Some(path) = std::env::var_os("CVM_GOLDEN_FEATURES") {
+        std::fs::write(path, serde_json::to_string(&features).unwrap()).unwrap();
+    }
+}
+
 #[test]
 #[ignore = "needs the model cache: run through `cargo xtask test`"]
 fn wrong_blobs_and_checkpoints_are_refused_by_name() {

@@ -74,6 +74,31 @@ async fn imagenet_top1_on_webgpu() {
     assert!(correct >= 17, "top-1 {correct}/20");
 }
 
+/// The trunk's features of the reference frame in wasm (CPU kernels compiled to wasm SIMD) against natively (the
+/// same kernels on x86), recorded by tier 1 and baked in by `cargo xtask test`: within 1e-4 of the largest.
+#[wasm_bindgen_test]
+fn trunk_features_in_wasm_match_the_native_ones() {
+    let Some(json) = option_env!("CVM_GOLDEN_FEATURES") else {
+        panic!("CVM_GOLDEN_FEATURES is unset: run through `cargo xtask test`")
+    };
+    let native: Vec<f32> =
+        json.trim_matches(|c| c == '[' || c == ']').split(',').map(|v| v.trim().parse().unwrap()).collect();
+    let trunk = Trunk::from_bytes(BLOB, &Device::flex()).unwrap();
+    let frame = cvm::synthetic::colour_frame(224);
+    let pixels = Preprocessor::new(trunk.input())
+        .unwrap()
+        .to_vec(ImageView::new(224, 224, PixelFormat::Rgba8, &frame).unwrap())
+        .unwrap();
+    let wasm = trunk.features(&pixels, 1).into_data().try_to_vec::<f32>().unwrap();
+    assert_eq!(wasm.len(), native.len());
+    let largest = native.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    let worst = wasm.iter().zip(&native).fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
+    web_sys::console::log_1(
+        &format!("trunk features, wasm vs native: largest difference {worst:e} (largest feature {largest})").into(),
+    );
+    assert!(worst <= 1e-4 * largest, "features differ by up to {worst} (largest {largest})");
+}
+
 /// The page's path (a whole frame as an `ImageBitmap`, through the package) and the native path (the same pixels
 /// through the core's preprocessing) must meet in the same tensor: the package neither crops nor scales. Both
 /// start from the same decoded pixels (the bitmap is made from them losslessly), so no decoder differs.

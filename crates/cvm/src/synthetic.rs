@@ -59,6 +59,17 @@ pub fn rgba(grey: &[u8]) -> Vec<u8> {
     grey.iter().flat_map(|&v| [v, v, v, 255]).collect()
 }
 
+/// A `side`×`side` RGBA frame whose three channels differ everywhere (gradients and a checkerboard), for
+/// comparing a network's outputs across targets: any mix-up of channels or pixels shows.
+pub fn colour_frame(side: usize) -> Vec<u8> {
+    (0..side * side)
+        .flat_map(|i| {
+            let (x, y) = (i % side, i / side);
+            [(x * 255 / side) as u8, (y * 255 / side) as u8, if (x / 8 + y / 8) % 2 == 0 { 230 } else { 20 }, 255]
+        })
+        .collect()
+}
+
 /// Side of the reference scenario's images.
 pub const REFERENCE_SIDE: usize = 16;
 
