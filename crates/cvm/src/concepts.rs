@@ -192,7 +192,7 @@ impl ConceptSpace {
         if vector.len() != self.dim {
             return Err(CvmError::arg(format!("vector has {} dims, the concept space {}", vector.len(), self.dim)));
         }
-        let norm = vector.iter().map(|v| v * v).sum::<f32>().sqrt();
+        let norm = crate::vector::norm(vector);
         if !norm.is_finite() || norm == 0.0 {
             return Err(CvmError::arg("vector is zero or not finite"));
         }
@@ -200,7 +200,7 @@ impl ConceptSpace {
             .embeddings
             .chunks_exact(self.dim)
             .enumerate()
-            .map(|(i, row)| (i, row.iter().zip(vector).map(|(a, b)| a * b).sum::<f32>() / norm))
+            .map(|(i, row)| (i, crate::vector::dot(row, vector) / norm))
             .collect();
         let k = k.min(scored.len());
         if k == 0 {

@@ -967,8 +967,7 @@ impl Learner {
         let claimed: Vec<usize> = self.classes.iter().filter_map(|c| c.concept).collect();
         let nearest = self.concepts.nearest(z, claimed.len() + 1).ok()?;
         let (_, untaught) = nearest.into_iter().find(|(i, _)| !claimed.contains(i))?;
-        let norm = z.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
-        let own = self.concepts.embedding(concept).iter().zip(z).map(|(a, b)| a * b).sum::<f32>() / norm;
+        let own = crate::vector::dot(self.concepts.embedding(concept), z) / crate::vector::norm(z).max(1e-12);
         Some(own - untaught)
     }
 

@@ -24,6 +24,7 @@ pub mod snapshot;
 pub mod student;
 pub mod synthetic;
 pub mod trunk;
+pub mod vector;
 
 pub use concepts::{BlobDtype, ConceptBlob, ConceptSpace, concept_key};
 pub use error::{CvmError, Result};

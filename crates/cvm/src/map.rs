@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{CvmError, Result};
 use crate::learner::Learner;
 use crate::objective::HeadKind;
+use crate::vector::dot;
 
 /// What a point of the map is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,10 +28,6 @@ pub struct MapPoint {
     pub kind: PointKind,
     /// Class or concept name; for samples, the class they were given as (or empty).
     pub label: String,
-}
-
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
 /// The top principal axis of centred `rows` orthogonal to `against`, by power iteration from a fixed start.

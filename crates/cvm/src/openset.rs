@@ -106,7 +106,7 @@ impl NearestExamples {
 /// The cosine similarity of `query` to its k-th nearest row of unit `rows` among those `compared(row index)`
 /// allows (k = [`NEIGHBOUR`], or fewer when fewer are allowed); `None` when none is.
 fn kth_similarity(rows: &[f32], dim: usize, query: &[f32], compared: impl Fn(usize) -> bool) -> Option<f32> {
-    let inverse_norm = 1.0 / query.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+    let inverse_norm = 1.0 / crate::vector::norm(query).max(1e-12);
     let mut best = [f32::NEG_INFINITY; NEIGHBOUR];
     let mut available = 0;
     for (i, row) in rows.chunks_exact(dim).enumerate() {
@@ -114,7 +114,7 @@ fn kth_similarity(rows: &[f32], dim: usize, query: &[f32], compared: impl Fn(usi
             continue;
         }
         available += 1;
-        let s: f32 = row.iter().zip(query).map(|(a, b)| a * b).sum();
+        let s = crate::vector::dot(row, query);
         if s > best[NEIGHBOUR - 1] {
             best[NEIGHBOUR - 1] = s;
             best.sort_by(|a, b| b.total_cmp(a));
@@ -124,7 +124,7 @@ fn kth_similarity(rows: &[f32], dim: usize, query: &[f32], compared: impl Fn(usi
 }
 
 fn unit(v: &[f32]) -> impl Iterator<Item = f32> + '_ {
-    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+    let norm = crate::vector::norm(v).max(1e-12);
     v.iter().map(move |x| x / norm)
 }
 
