@@ -153,7 +153,7 @@ test("the declarations and the package agree on every method and every value it 
     await call("train", { steps: 4, reportEvery: 2, onProgress: (r) => reports.push(r) });
     assert.ok(reports.length >= 2, "train reported its progress");
     reports.forEach((r, i) => expect(r, callbackArgument("TrainOptions", "onProgress"), `train.onProgress[${i}]`));
-    for (const name of ["backend", "inputSize", "classes", "settings", "vocabulary"]) expect(learner[name] instanceof Function ? learner[name]() : learner[name], returns(name), `${name}()`);
+    for (const name of ["backend", "backendReason", "inputSize", "classes", "settings", "vocabulary"]) expect(learner[name] instanceof Function ? learner[name]() : learner[name], returns(name), `${name}()`);
     await call("suggest", "ca", 3);
     await call("examples", "cat");
     await call("predict", frame, SIDE, SIDE);

@@ -233,12 +233,14 @@ impl Settings {
     }
 }
 
+#[cfg(feature = "webgpu")]
 thread_local! {
     /// WebGPU can be initialised once per page; later learners share the device.
     static WEBGPU: RefCell<Option<Device>> = const { RefCell::new(None) };
 }
 
 /// The page's WebGPU device (without autodiff), started on first use.
+#[cfg(feature = "webgpu")]
 pub async fn webgpu_device() -> Result<Device> {
     run_constructors();
     if let Some(device) = WEBGPU.with(|d| d.borrow().clone()) {
@@ -255,6 +257,12 @@ pub async fn webgpu_device() -> Result<Device> {
         .map_err(|e| Error::msg(format!("WebGPU is not available here: {e}")))?;
     WEBGPU.with(|d| *d.borrow_mut() = Some(device.clone()));
     Ok(device)
+}
+
+/// Without the `webgpu` feature (a CPU-only build) there is no WebGPU device to start.
+#[cfg(not(feature = "webgpu"))]
+pub async fn webgpu_device() -> Result<Device> {
+    Err(Error::msg("this build of the package runs on the CPU only: it has no WebGPU backend"))
 }
 
 /// Whether wgpu can reach WebGPU from here: it does so only from a window or a dedicated worker (anywhere else,
