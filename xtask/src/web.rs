@@ -16,13 +16,19 @@ pub fn pkg_dir(ctx: &Ctx) -> PathBuf {
     ctx.root.join("pkg")
 }
 
-/// Builds the npm package into `pkg/`.
-pub fn pkg(ctx: &Ctx) -> Result {
+/// `wasm-pack build` of the façade into `out`, with cargo's `extra` arguments.
+fn wasm_pack_build(ctx: &Ctx, out: &std::path::Path, extra: &[&str]) -> Result {
     run(Command::new("wasm-pack")
         .current_dir(ctx.root.join("crates/cvm-wasm"))
         .args(["build", "--release", "--target", "web", "--out-dir"])
-        .arg(pkg_dir(ctx))
-        .args(["--out-name", "cvm_wasm"]))?;
+        .arg(out)
+        .args(["--out-name", "cvm_wasm", "--"])
+        .args(extra))
+}
+
+/// Builds the npm package into `pkg/`.
+pub fn pkg(ctx: &Ctx) -> Result {
+    wasm_pack_build(ctx, &pkg_dir(ctx), &[])?;
     let wasm = pkg_dir(ctx).join("cvm_wasm_bg.wasm");
     let raw = fs::metadata(&wasm).map_err(|e| format!("{}: {e}", wasm.display()))?.len();
     println!(
@@ -95,7 +101,8 @@ pub fn prepare_page(ctx: &Ctx) -> Result {
     copy(&www.join("node_modules/idb-keyval/dist/index.js"), &generated.join("idb-keyval.js"))
 }
 
-/// `cargo xtask bench sizes`: builds the package and the page, then prints the size of every file the page ships.
+/// `cargo xtask bench sizes`: builds the package and the page, then prints the size of every file the page ships,
+/// and of the package built for the CPU only.
 pub fn sizes(ctx: &Ctx) -> Result {
     pkg(ctx)?;
     prepare_page(ctx)?;
@@ -119,6 +126,13 @@ pub fn sizes(ctx: &Ctx) -> Result {
     print_sizes(
         "What the page ships (a first visit downloads all of it; the service worker keeps it for the next):",
         &shipped,
+    )?;
+    // The package built without its WebGPU backend (not shipped yet): what a CPU-only visitor would need.
+    let cpu = ctx.target_dir().join("pkg-cpu");
+    wasm_pack_build(ctx, &cpu, &["--no-default-features"])?;
+    print_sizes(
+        "The package built for the CPU only (`--no-default-features`: no WebGPU backend):",
+        &[cpu.join("cvm_wasm.js"), cpu.join("cvm_wasm_bg.wasm")],
     )
 }
 
