@@ -25,7 +25,7 @@ fn same(input: usize, kernel: usize, stride: usize) -> (usize, usize) {
     (output, total / 2)
 }
 
-/// Output positions `o` whose window tap `t` lands inside the input: `o·stride + t − pad ∈ [0, input)`.
+/// The taps `t` of output position `o`'s window that land inside the input: `o·stride + t − pad ∈ [0, input)`.
 fn taps(o: usize, kernel: usize, stride: usize, pad: usize, input: usize) -> std::ops::Range<usize> {
     let start = (o * stride) as isize - pad as isize;
     let first = (-start).max(0) as usize;
@@ -99,23 +99,22 @@ impl Pointwise {
         scratch.resize(self.inputs * ROWS, 0.0);
         let whole = pixels / ROWS * ROWS;
         for first in (0..whole).step_by(ROWS) {
-            self.tile::<ROWS>(x, first, residual, out, scratch);
+            self.tile::<ROWS>(x, first, residual, activate, out, scratch);
         }
         for first in whole..pixels {
-            self.tile::<1>(x, first, residual, out, scratch);
-        }
-        if activate {
-            relu6(out);
+            self.tile::<1>(x, first, residual, activate, out, scratch);
         }
     }
 
-    /// `R` pixels from `first` on, all output channels, [`LANES`] at a time.
+    /// `R` pixels from `first` on, all output channels, [`LANES`] at a time; ReLU6 over them while they are in
+    /// cache (inside the register tile, the clamp keeps the compiler from vectorising).
     #[inline(always)]
     fn tile<const R: usize>(
         &self,
         x: &[f32],
         first: usize,
         residual: Option<&[f32]>,
+        activate: bool,
         out: &mut [f32],
         scratch: &mut [f32],
     ) {
@@ -149,6 +148,9 @@ impl Pointwise {
             for (r, acc) in acc.iter().enumerate() {
                 out[r * m..][lanes.clone()].copy_from_slice(acc);
             }
+        }
+        if activate {
+            relu6(out);
         }
     }
 }

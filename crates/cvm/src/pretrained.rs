@@ -1,4 +1,5 @@
-//! Student blobs: pretrained trunk weights (`format = "cvm-student"`), loaded and validated into a [`Trunk`].
+//! Student blobs: pretrained trunk weights (`format = "cvm-student"`), loaded and validated into a [`Trunk`],
+//! which runs on the CPU through [`crate::cpu_trunk`] and elsewhere (WebGPU) through burn's layers.
 //!
 //! Metadata names the `preset` (`efficientnet-lite0`), the input `size` it runs at, and whether the ImageNet
 //! `classifier` is kept; with it, `imagenet_concepts` may name each of its 1000 classes by a concept-vocabulary
@@ -8,18 +9,17 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use burn::nn::Linear;
 use burn::prelude::*;
 use burn::tensor::TensorData;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::blob::{self, Metadata, OwnedTensor};
+use crate::cpu_trunk::CpuTrunk;
 use crate::error::{CvmError, Result};
 use crate::image::{InputSpec, Normalization};
 use crate::params::{self, HostParam};
-use burn::nn::Linear;
-
-use crate::cpu_trunk::CpuTrunk;
 use crate::trunk::{EfficientNetLite0, FEATURES, IMAGENET_CLASSES};
 
 pub const STUDENT_FORMAT: &str = "cvm-student";
