@@ -1,7 +1,8 @@
-// Offline support: the app shell, the wasm package and the blobs are cached on first visit and served from the
-// cache afterwards (refreshed in the background when the network is there).
+// Offline support: the app shell, the package's CPU-only build and the blobs are cached on first visit and served
+// from the cache afterwards (refreshed in the background when the network is there). The whole build, with
+// WebGPU, is fetched only by a page that uses WebGPU, and cached then.
 
-const CACHE = "cvm-demo-v1";
+const CACHE = "cvm-demo-v2";
 const SHELL = [
   "./",
   "index.html",
@@ -11,8 +12,8 @@ const SHELL = [
   "manifest.webmanifest",
   "icon.svg",
   "generated/idb-keyval.js",
-  "generated/pkg/cvm_wasm.js",
-  "generated/pkg/cvm_wasm_bg.wasm",
+  "generated/pkg-cpu/cvm_wasm.js",
+  "generated/pkg-cpu/cvm_wasm_bg.wasm",
   "generated/concepts.safetensors",
   "generated/student.safetensors",
 ];

@@ -21,8 +21,9 @@ const TYPES = {
   ".safetensors": "application/octet-stream",
 };
 
-/** Serves `routes` (URL prefix → directory) on 127.0.0.1; resolves with { url, close }. */
+/** Serves `routes` (URL prefix → directory) on 127.0.0.1; resolves with { url, served (paths answered), close }. */
 export async function serve(routes) {
+  const served = []; // the paths answered, in order
   const server = createServer(async (req, res) => {
     const path = decodeURIComponent(new URL(req.url, "http://x").pathname);
     for (const [prefix, dir] of Object.entries(routes)) {
@@ -34,6 +35,7 @@ export async function serve(routes) {
         const body = await readFile(file);
         res.writeHead(200, { "content-type": TYPES[extname(file)] ?? "application/octet-stream", "content-length": body.length });
         res.end(body);
+        served.push(path);
         return;
       } catch {
         break;
@@ -44,7 +46,7 @@ export async function serve(routes) {
   });
   await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address();
-  return { url: `http://127.0.0.1:${port}`, close: () => new Promise((r) => server.close(r)) };
+  return { url: `http://127.0.0.1:${port}`, served, close: () => new Promise((r) => server.close(r)) };
 }
 
 /** Debian's Chromium, headless, with WebGPU (SwiftShader) enabled and the closed network kept quiet. */

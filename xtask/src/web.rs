@@ -26,6 +26,11 @@ fn wasm_pack_build(ctx: &Ctx, out: &std::path::Path, extra: &[&str]) -> Result {
         .args(extra))
 }
 
+/// The package built without its WebGPU backend (in the target directory): what the page loads first.
+fn cpu_pkg_dir(ctx: &Ctx) -> PathBuf {
+    ctx.target_dir().join("pkg-cpu")
+}
+
 /// Builds the npm package into `pkg/`.
 pub fn pkg(ctx: &Ctx) -> Result {
     wasm_pack_build(ctx, &pkg_dir(ctx), &[])?;
@@ -87,22 +92,24 @@ fn copy(from: &std::path::Path, to: &std::path::Path) -> Result {
 }
 
 /// Fills `www/generated/` (ignored by git) with what the page loads besides its own files: the wasm package
-/// from `pkg/` (the very build the npm package ships), the default concept and student blobs, and idb-keyval.
+/// from `pkg/` (the very build the npm package ships) and the package built for the CPU only (`pkg-cpu/`, what
+/// the page loads first), the default concept and student blobs, and idb-keyval.
 pub fn prepare_page(ctx: &Ctx) -> Result {
     let www = ctx.root.join("www");
     let generated = www.join("generated");
     npm(&www, &["ci"])?;
-    let pkg = pkg_dir(ctx);
-    for file in ["cvm_wasm.js", "cvm_wasm_bg.wasm"] {
-        copy(&pkg.join(file), &generated.join("pkg").join(file))?;
+    wasm_pack_build(ctx, &cpu_pkg_dir(ctx), &["--no-default-features"])?;
+    for (from, to) in [(pkg_dir(ctx), "pkg"), (cpu_pkg_dir(ctx), "pkg-cpu")] {
+        for file in ["cvm_wasm.js", "cvm_wasm_bg.wasm"] {
+            copy(&from.join(file), &generated.join(to).join(file))?;
+        }
     }
     copy(&assets::concept_blob(ctx, "smollm2"), &generated.join("concepts.safetensors"))?;
     copy(&assets::student_blob(ctx, false), &generated.join("student.safetensors"))?;
     copy(&www.join("node_modules/idb-keyval/dist/index.js"), &generated.join("idb-keyval.js"))
 }
 
-/// `cargo xtask bench sizes`: builds the package and the page, then prints the size of every file the page ships,
-/// and of the package built for the CPU only.
+/// `cargo xtask bench sizes`: builds the package and the page, then prints the size of every file the page ships.
 pub fn sizes(ctx: &Ctx) -> Result {
     pkg(ctx)?;
     prepare_page(ctx)?;
@@ -113,6 +120,8 @@ pub fn sizes(ctx: &Ctx) -> Result {
             .map(|f| www.join(f))
             .chain(
                 [
+                    "pkg-cpu/cvm_wasm.js",
+                    "pkg-cpu/cvm_wasm_bg.wasm",
                     "pkg/cvm_wasm.js",
                     "pkg/cvm_wasm_bg.wasm",
                     "idb-keyval.js",
@@ -124,15 +133,8 @@ pub fn sizes(ctx: &Ctx) -> Result {
             )
             .collect();
     print_sizes(
-        "What the page ships (a first visit downloads all of it; the service worker keeps it for the next):",
+        "What the page ships (a visitor on the CPU downloads all of it but pkg/; one on WebGPU, all of it):",
         &shipped,
-    )?;
-    // The package built without its WebGPU backend (not shipped yet): what a CPU-only visitor would need.
-    let cpu = ctx.target_dir().join("pkg-cpu");
-    wasm_pack_build(ctx, &cpu, &["--no-default-features"])?;
-    print_sizes(
-        "The package built for the CPU only (`--no-default-features`: no WebGPU backend):",
-        &[cpu.join("cvm_wasm.js"), cpu.join("cvm_wasm_bg.wasm")],
     )
 }
 

@@ -274,48 +274,88 @@ fn webgpu_reachable() -> bool {
     scope && !get(&get(&global, "navigator"), "gpu").is_undefined()
 }
 
-/// The device for a backend preference, with autodiff on, the backend's name and why it was chosen. `auto` takes
-/// WebGPU on a hardware adapter and the CPU otherwise: with no WebGPU, and with a software adapter (SwiftShader,
-/// llvmpipe, WARP), which emulates the GPU on the CPU and runs the trunk some 40× slower than the CPU backend
-/// (README, browser benchmark). A timed trial of both at start-up would cost seconds of shader compilation on a
-/// real GPU and seconds a frame on an emulated one, so the adapter's own description decides.
-async fn device(preference: &str) -> Result<(Device, &'static str, String)> {
-    let cpu = || Device::flex().autodiff();
+/// Which backend a preference leads to here, and why, without starting it. `auto` takes WebGPU on a hardware
+/// adapter and the CPU otherwise: with no WebGPU, and with a software adapter (SwiftShader, llvmpipe, WARP), which
+/// emulates the GPU on the CPU and runs the trunk some 40× slower than the CPU backend (README, browser
+/// benchmark). A timed trial of both at start-up would cost seconds of shader compilation on a real GPU and
+/// seconds a frame on an emulated one, so the adapter's own description decides.
+async fn choose(preference: &str) -> Result<(&'static str, String)> {
     Ok(match preference {
-        "cpu" => (cpu(), "cpu", "the CPU was asked for".into()),
-        "webgpu" => (webgpu_device().await?.autodiff(), "webgpu", "WebGPU was asked for".into()),
-        "auto" => match software_adapter().await {
-            Some(adapter) => {
-                (cpu(), "cpu", format!("WebGPU here is a software renderer ({adapter}), slower than the CPU"))
+        "cpu" => ("cpu", "the CPU was asked for".into()),
+        "webgpu" => ("webgpu", "WebGPU was asked for".into()),
+        "auto" => match adapter().await {
+            Adapter::Hardware => ("webgpu", "WebGPU has a hardware adapter here".into()),
+            Adapter::Software(description) => {
+                ("cpu", format!("WebGPU here is a software renderer ({description}), slower than the CPU"))
             }
-            None => match webgpu_device().await {
-                Ok(d) => (d.autodiff(), "webgpu", "WebGPU has a hardware adapter here".into()),
-                Err(e) => (cpu(), "cpu", e.to_string()),
-            },
+            Adapter::Missing(why) => ("cpu", why),
         },
         other => return Err(Error::msg(format!("backend must be \"auto\", \"webgpu\" or \"cpu\", not \"{other}\""))),
     })
 }
 
-/// The description of the browser's WebGPU adapter when it is a software renderer; `None` when it is hardware,
-/// or when there is no adapter to ask.
-async fn software_adapter() -> Option<String> {
+/// The device for a backend preference (see [`choose`]), with autodiff on, the backend's name and why it runs.
+async fn device(preference: &str) -> Result<(Device, &'static str, String)> {
+    let cpu = || Device::flex().autodiff();
+    match choose(preference).await? {
+        ("webgpu", reason) => match webgpu_device().await {
+            Ok(device) => Ok((device.autodiff(), "webgpu", reason)),
+            Err(e) if preference == "auto" => Ok((cpu(), "cpu", e.to_string())),
+            Err(e) => Err(e),
+        },
+        (_, reason) => Ok((cpu(), "cpu", reason)),
+    }
+}
+
+/// What the browser offers for WebGPU.
+enum Adapter {
+    Hardware,
+    /// A software renderer, with its description.
+    Software(String),
+    /// No adapter, and why.
+    Missing(String),
+}
+
+async fn adapter() -> Adapter {
+    let missing = |why: &str| Adapter::Missing(format!("WebGPU is not available here: {why}"));
     if !webgpu_reachable() {
-        return None;
+        return missing("this context has no navigator.gpu, or is neither a window nor a dedicated worker");
     }
     let gpu = get(&get(&js_sys::global(), "navigator"), "gpu");
-    let request: Function = get(&gpu, "requestAdapter").dyn_into().ok()?;
-    let promise: js_sys::Promise = request.call0(&gpu).ok()?.dyn_into().ok()?;
-    let adapter = wasm_bindgen_futures::JsFuture::from(promise).await.ok()?;
+    let requested = match get(&gpu, "requestAdapter").dyn_into::<Function>().and_then(|f| f.call0(&gpu)) {
+        Ok(promise) => wasm_bindgen_futures::JsFuture::from(js_sys::Promise::resolve(&promise)).await,
+        Err(e) => Err(e),
+    };
+    let adapter = match requested {
+        Ok(adapter) if adapter.is_object() => adapter,
+        _ => return missing("the browser gives no adapter"),
+    };
     let info = get(&adapter, "info");
     let text = |key: &str| get(&info, key).as_string().unwrap_or_default();
     let described = ["vendor", "architecture", "device", "description"].map(text).join(" ");
+    let described = described.split_whitespace().collect::<Vec<_>>().join(" ");
     let fallback = get(&info, "isFallbackAdapter").as_bool() == Some(true)
         || get(&adapter, "isFallbackAdapter").as_bool() == Some(true);
     let software = ["swiftshader", "llvmpipe", "lavapipe", "softpipe", "warp", "basic render"]
         .iter()
         .any(|name| described.to_lowercase().contains(name));
-    (fallback || software).then(|| described.split_whitespace().collect::<Vec<_>>().join(" "))
+    if fallback || software { Adapter::Software(described) } else { Adapter::Hardware }
+}
+
+/// Which backend `Learner.create({ backend })` would run on here, and why, without starting it: a page can load
+/// the package's CPU-only build when WebGPU will not be used.
+#[wasm_bindgen(js_name = preferredBackend, unchecked_return_type = "{ backend: Backend; reason: string }")]
+pub async fn preferred_backend(
+    #[wasm_bindgen(unchecked_param_type = "\"auto\" | Backend")] preference: JsValue,
+) -> Result<JsValue> {
+    run_constructors();
+    let preference = if preference.is_undefined() { "auto".into() } else { string(&preference, "backend")? };
+    let (backend, reason) = choose(&preference).await?;
+    let object = js_sys::Object::new();
+    for (key, value) in [("backend", backend.to_string()), ("reason", reason)] {
+        Reflect::set(&object, &key.into(), &value.into()).map_err(Error::js)?;
+    }
+    Ok(object.into())
 }
 
 fn get(object: &JsValue, key: &str) -> JsValue {

@@ -88,7 +88,8 @@ async fn adapter_description() -> String {
 }
 
 /// `auto` runs on WebGPU only on a hardware adapter: headless Chromium's is SwiftShader, a CPU emulation about 40×
-/// slower than the CPU backend, so there it must choose the CPU and say why. An explicit `webgpu` is obeyed.
+/// slower than the CPU backend, so there it must choose the CPU and say why. An explicit `webgpu` is obeyed, and
+/// `preferredBackend` tells the same choice without starting anything.
 #[wasm_bindgen_test]
 async fn auto_takes_the_cpu_over_a_software_webgpu_adapter() {
     let adapter = adapter_description().await;
@@ -101,6 +102,11 @@ async fn auto_takes_the_cpu_over_a_software_webgpu_adapter() {
     }
     let asked = learner("webgpu").await;
     assert_eq!((asked.backend().as_str(), asked.backend_reason().as_str()), ("webgpu", "WebGPU was asked for"));
+    // What a page asks before it picks a build of the package: the same choice, for the same reason.
+    let preferred = cvm_wasm::preferred_backend(JsValue::UNDEFINED).await.unwrap();
+    assert_eq!(field(&preferred, "backend").as_string().unwrap(), auto.backend());
+    assert_eq!(field(&preferred, "reason").as_string().unwrap(), auto.backend_reason());
+    assert!(cvm_wasm::preferred_backend("gpu".into()).await.is_err(), "an unknown backend is refused");
 }
 
 #[wasm_bindgen_test]
