@@ -46,11 +46,11 @@ pub fn pkg(ctx: &Ctx) -> Result {
 
 /// Prints, as a Markdown table, the size of each file raw, gzip (best) and brotli (quality 11): what a visitor's
 /// browser downloads with each encoding.
-fn print_sizes(title: &str, files: &[PathBuf]) -> Result {
+fn print_sizes(title: &str, files: &[(String, PathBuf)]) -> Result {
     let kb = |n: usize| format!("{:.0}", (n as f64 / 1e3).ceil());
     println!("{title}\n\n| file | raw (kB) | gzip (kB) | brotli (kB) |\n|---|---|---|---|");
     let mut total = [0; 3];
-    for file in files {
+    for (name, file) in files {
         let raw = fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?;
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
         gz.write_all(&raw).map_err(|e| e.to_string())?;
@@ -58,7 +58,6 @@ fn print_sizes(title: &str, files: &[PathBuf]) -> Result {
         let mut br = Vec::new();
         let params = brotli::enc::BrotliEncoderParams { quality: 11, lgwin: 24, ..Default::default() };
         brotli::BrotliCompress(&mut raw.as_slice(), &mut br, &params).map_err(|e| e.to_string())?;
-        let name = file.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
         println!("| {name} | {} | {} | {} |", kb(raw.len()), kb(gzip), kb(br.len()));
         for (t, n) in total.iter_mut().zip([raw.len(), gzip, br.len()]) {
             *t += n;
@@ -114,10 +113,10 @@ pub fn sizes(ctx: &Ctx) -> Result {
     pkg(ctx)?;
     prepare_page(ctx)?;
     let www = ctx.root.join("www");
-    let shipped: Vec<PathBuf> =
+    let shipped: Vec<(String, PathBuf)> =
         ["index.html", "style.css", "app.js", "worker.js", "sw.js", "manifest.webmanifest", "icon.svg"]
             .iter()
-            .map(|f| www.join(f))
+            .map(|f| (f.to_string(), www.join(f)))
             .chain(
                 [
                     "pkg-cpu/cvm_wasm.js",
@@ -129,7 +128,7 @@ pub fn sizes(ctx: &Ctx) -> Result {
                     "student.safetensors",
                 ]
                 .iter()
-                .map(|f| www.join("generated").join(f)),
+                .map(|f| (f.to_string(), www.join("generated").join(f))),
             )
             .collect();
     print_sizes(
