@@ -261,7 +261,8 @@ struct Block {
     residual: bool,
 }
 
-/// Activations of one image, kept between frames: the stem's patches, the block input and output (ping-pong),
+/// Activations of one image, kept between frames (the four activation buffers sized for the largest layer when
+/// the trunk is built, the rest on the first frame): the stem's patches, the block input and output (ping-pong),
 /// the expanded and the depthwise activations, the head's output, and the pointwise kernel's tile.
 #[derive(Default)]
 struct Buffers {
@@ -305,7 +306,13 @@ impl CpuTrunk {
             })
             .collect::<Result<Vec<_>>>()?;
         let head = Pointwise::load(params, "head", 320, FEATURES)?;
-        Ok(Self { size, stem, blocks, head, buffers: Mutex::default() })
+        let mut trunk = Self { size, stem, blocks, head, buffers: Mutex::default() };
+        let largest = trunk.largest_activation();
+        let b = trunk.buffers.get_mut().unwrap_or_else(|e| e.into_inner());
+        for buffer in [&mut b.current, &mut b.next, &mut b.expanded, &mut b.depthwise] {
+            buffer.resize(largest, 0.0);
+        }
+        Ok(trunk)
     }
 
     /// `n` preprocessed images, channel-first (`n × 3·S·S`, as the preprocessor writes them) → `n × 1280`
@@ -315,10 +322,6 @@ impl CpuTrunk {
         assert_eq!(images.len(), n * 3 * s * s, "{n} images of 3×{s}×{s}");
         let mut guard = self.buffers.lock().unwrap_or_else(|e| e.into_inner());
         let b = &mut *guard;
-        let largest = self.largest_activation();
-        for buffer in [&mut b.current, &mut b.next, &mut b.expanded, &mut b.depthwise] {
-            buffer.resize(largest, 0.0);
-        }
         let mut features = vec![0.0; n * FEATURES];
         for (image, out) in images.chunks_exact(3 * s * s).zip(features.chunks_exact_mut(FEATURES)) {
             let mut side = self.stem.run(image, s, b);
