@@ -695,7 +695,9 @@ async function main() {
   const described = await call("init", { backend, settings: saved ? undefined : settings(), snapshot: saved?.snapshot });
   showSettings(described.settings);
   savedError ??= described.snapshotError;
-  if (savedError) setStatus(`the saved state could not be restored (${savedError}); starting fresh`);
+  // A saved learner this page cannot restore (made with other blobs, say) is set aside, not overwritten.
+  if (described.snapshotError && saved) await set(`${SAVED}-unrestored`, saved);
+  if (savedError) setStatus(`the saved state could not be restored (${savedError}); it was kept aside, starting fresh`);
   else if (described.settingsError) setStatus(`your saved classes are back, with their own settings: ${described.settingsError}`);
   state.thumbs = new Map(saved?.thumbs ?? []);
   setClasses(described.classes);

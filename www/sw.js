@@ -2,7 +2,7 @@
 // from the cache afterwards (refreshed in the background when the network is there). The whole build, with
 // WebGPU, is fetched only by a page that uses WebGPU, and cached then.
 
-const CACHE = "cvm-demo-v2";
+const CACHE = "cvm-demo-v3";
 const SHELL = [
   "./",
   "index.html",

@@ -66,7 +66,7 @@ fn hash_inputs(ctx: &Ctx, tool: &str, args: &[&str]) -> Result<String> {
     Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }
 
-/// The demo's student blob (f16; the ImageNet classifier with its classes' concept names, for the grounded
+/// The demo's student blob (int8; the ImageNet classifier with its classes' concept names, for the grounded
 /// prior) and, with `f32_check`, the blob the browser tests check the trunk's ImageNet outputs with.
 pub fn student_blob(ctx: &Ctx, f32_check: bool) -> PathBuf {
     assets_dir(ctx).join(if f32_check {
@@ -128,7 +128,7 @@ pub fn build(ctx: &Ctx) -> Result<usize> {
             "f2bc3dd05dbc22e1596ffc41879e56e6dc2238ce3e7691cb91ef18966489a2be",
             "--classifier",
         ]);
-        recipe.extend(["--dtype", if f32_check { "f32" } else { "f16" }]);
+        recipe.extend(["--dtype", if f32_check { "f32" } else { "i8" }]);
         let inputs = [("--pth", pth.clone()), ("--imagenet-concepts", imagenet.clone())];
         built += build_one(ctx, "cvm-student", &recipe, &inputs, &student_blob(ctx, f32_check))? as usize;
     }
@@ -139,7 +139,7 @@ pub fn build(ctx: &Ctx) -> Result<usize> {
             "--model",
             asset.model,
             "--dtype",
-            "f16",
+            "i8",
             "--source",
             asset.package,
             "--source-sha256",

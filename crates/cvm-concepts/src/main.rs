@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cvm-concepts build --model smollm2|minilm --model-path PATH --vocab FILE --out FILE
-//!                    [--dims D] [--dtype f16|f32] [--template T] [--source PKG --source-sha256 HEX]
+//!                    [--dims D] [--dtype f16|f32|i8] [--template T] [--source PKG --source-sha256 HEX]
 //! cvm-concepts vocab --wordnet DIR --count N --extra FILE... --imagenet JSON --out FILE --imagenet-out FILE
 //! cvm-concepts generate --model-path GGUF --prompt TEXT [--tokens N]
 //! cvm-concepts triples --blob FILE --triples FILE
@@ -86,11 +86,7 @@ fn build(args: &[String]) -> Result<()> {
     for (line, reason) in &vocab.skipped {
         eprintln!("skipped vocabulary line {line}: {reason}");
     }
-    let dtype = match value(args, "--dtype").unwrap_or("f16") {
-        "f16" => BlobDtype::F16,
-        "f32" => BlobDtype::F32,
-        other => bail!("--dtype must be f16 or f32, not {other}"),
-    };
+    let dtype: BlobDtype = value(args, "--dtype").unwrap_or("f16").parse().map_err(anyhow::Error::msg)?;
     let dims = value(args, "--dims").map(str::parse).transpose().context("--dims takes a number")?;
     let mut provenance = cvm::blob::Metadata::new();
     let (mut encoder, template, model_id, pooling) = match model {

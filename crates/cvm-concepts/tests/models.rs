@@ -61,7 +61,7 @@ fn small_vocab() -> Vec<String> {
 
 fn build_twice(mut make: impl FnMut() -> LanguageModel, template: &str, dims: Option<usize>) -> Vec<u8> {
     let options =
-        BuildOptions { template: template.into(), dims, dtype: BlobDtype::F16, provenance: Default::default() };
+        BuildOptions { template: template.into(), dims, dtype: BlobDtype::I8, provenance: Default::default() };
     let (a, _) = cvm_concepts::build(&mut make(), &small_vocab(), &options).unwrap();
     let (b, _) = cvm_concepts::build(&mut make(), &small_vocab(), &options).unwrap();
     assert_eq!(a, b, "two builds differ");

@@ -1,7 +1,7 @@
 //! `cvm-student`: student blobs from pretrained weights.
 //!
 //! ```text
-//! cvm-student convert --pth FILE --out FILE [--size 224] [--classifier [--imagenet-concepts FILE]] [--dtype f16|f32]
+//! cvm-student convert --pth FILE --out FILE [--size 224] [--classifier [--imagenet-concepts FILE]] [--dtype f16|f32|i8]
 //! cvm-student imagenet --blob FILE --photos DIR      # top-1 on labelled ImageNet photos (needs --classifier)
 //! ```
 
@@ -10,7 +10,7 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use cvm::burn::tensor::Device;
 use cvm::pretrained::{Trunk, write_student_blob};
-use cvm::{ImageView, PixelFormat, Preprocessor};
+use cvm::{BlobDtype, ImageView, PixelFormat, Preprocessor};
 use serde_json::Value;
 
 fn main() {
@@ -36,11 +36,7 @@ fn run() -> Result<()> {
             let out = value(&args, "--out").context("--out FILE is required")?;
             let size = value(&args, "--size").map_or(Ok(224), str::parse).context("--size takes a number")?;
             let classifier = args.iter().any(|a| a == "--classifier");
-            let half = match value(&args, "--dtype").unwrap_or("f16") {
-                "f16" => true,
-                "f32" => false,
-                other => bail!("--dtype must be f16 or f32, not {other}"),
-            };
+            let dtype: BlobDtype = value(&args, "--dtype").unwrap_or("f16").parse().map_err(anyhow::Error::msg)?;
             let params = cvm_student::convert(Path::new(pth), classifier)?;
             let mut metadata = cvm::blob::Metadata::new();
             for flag in ["--source", "--source-sha256"] {
@@ -52,7 +48,7 @@ fn run() -> Result<()> {
             let names = value(&args, "--imagenet-concepts")
                 .map(|path| cvm_student::imagenet_concepts(&String::from_utf8(read(path)?)?))
                 .transpose()?;
-            let bytes = write_student_blob(&params, size, classifier, half, names.as_deref(), metadata)?;
+            let bytes = write_student_blob(&params, size, classifier, dtype, names.as_deref(), metadata)?;
             std::fs::write(out, &bytes).with_context(|| format!("cannot write {out}"))?;
             println!("{} tensors → {out}: {:.2} MB", params.len(), bytes.len() as f64 / 1e6);
             Ok(())

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use cvm::burn::tensor::Device;
 use cvm::pretrained::{Trunk, write_student_blob};
-use cvm::{ImageView, PixelFormat, Preprocessor};
+use cvm::{BlobDtype, ImageView, PixelFormat, Preprocessor};
 
 fn data() -> PathBuf {
     std::env::var_os("CVM_DATA").map(Into::into).expect("CVM_DATA is unset: run through `cargo xtask test`")
@@ -18,9 +18,9 @@ fn pth() -> PathBuf {
 #[ignore = "needs the model cache: run through `cargo xtask test`"]
 fn imagenet_top1_on_sample_photos() {
     let params = cvm_student::convert(&pth(), true).unwrap();
-    for half in [false, true] {
+    for dtype in [BlobDtype::F32, BlobDtype::F16, BlobDtype::I8] {
         let trunk = Trunk::from_bytes(
-            &write_student_blob(&params, 224, true, half, None, Default::default()).unwrap(),
+            &write_student_blob(&params, 224, true, dtype, None, Default::default()).unwrap(),
             &Device::flex(),
         )
         .unwrap();
@@ -36,7 +36,7 @@ fn imagenet_top1_on_sample_photos() {
             let top = p.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0;
             correct += usize::from(top == *label);
         }
-        println!("ImageNet top-1 ({}): {correct}/20", if half { "f16" } else { "f32" });
+        println!("ImageNet top-1 ({dtype:?}): {correct}/20");
         assert!(correct >= 17, "top-1 {correct}/20");
     }
 }
@@ -65,22 +65,22 @@ fn trunk_features_of_the_reference_frame_are_recorded() {
 #[ignore = "needs the model cache: run through `cargo xtask test`"]
 fn wrong_blobs_and_checkpoints_are_refused_by_name() {
     let mut params = cvm_student::convert(&pth(), false).unwrap();
-    let good = write_student_blob(&params, 224, false, true, None, Default::default()).unwrap();
+    let good = write_student_blob(&params, 224, false, BlobDtype::F16, None, Default::default()).unwrap();
     assert!(Trunk::from_bytes(&good, &Device::flex()).is_ok());
     let err = |bytes: &[u8]| Trunk::from_bytes(bytes, &Device::flex()).unwrap_err().to_string();
 
     // Claiming a classifier it does not have.
-    let e = err(&write_student_blob(&params, 224, true, true, None, Default::default()).unwrap());
+    let e = err(&write_student_blob(&params, 224, true, BlobDtype::F16, None, Default::default()).unwrap());
     assert!(e.contains("tensor `classifier.weight` is missing"), "{e}");
     // A tensor of the wrong shape.
     let i = params.iter().position(|p| p.path == "blocks.2.depthwise.weight").unwrap();
     params[i].shape = vec![144, 1, 5, 5];
     params[i].values.resize(144 * 25, 0.0);
-    let e = err(&write_student_blob(&params, 224, false, true, None, Default::default()).unwrap());
+    let e = err(&write_student_blob(&params, 224, false, BlobDtype::F16, None, Default::default()).unwrap());
     assert!(e.contains("tensor `blocks.2.depthwise.weight` has shape [144, 1, 5, 5], expected [144, 1, 3, 3]"), "{e}");
     // A tensor this architecture does not have.
     params.truncate(4);
-    let e = err(&write_student_blob(&params, 224, false, true, None, Default::default()).unwrap());
+    let e = err(&write_student_blob(&params, 224, false, BlobDtype::F16, None, Default::default()).unwrap());
     assert!(e.contains("is missing"), "{e}");
     // Truncated.
     let e = err(&good[..good.len() - 100]);
@@ -104,9 +104,15 @@ fn wrong_blobs_and_checkpoints_are_refused_by_name() {
 #[ignore = "needs the model cache: run through `cargo xtask test`"]
 fn adapter_learns_from_few_examples_and_restores_with_its_trunk() {
     use cvm::{Learner, LearnerConfig, StudentConfig};
-    let blob =
-        write_student_blob(&cvm_student::convert(&pth(), false).unwrap(), 224, false, true, None, Default::default())
-            .unwrap();
+    let blob = write_student_blob(
+        &cvm_student::convert(&pth(), false).unwrap(),
+        224,
+        false,
+        BlobDtype::F16,
+        None,
+        Default::default(),
+    )
+    .unwrap();
     let device = Device::flex().autodiff();
     let trunk = Trunk::from_bytes(&blob, &device).unwrap();
     // The synthetic concept space names none of ImageNet's classes: no prior here (see the zero-shot test).
@@ -230,7 +236,7 @@ fn the_prior_names_photos_it_was_never_taught() {
 fn mislabelled_imagenet_classes_are_refused_by_name() {
     let params = cvm_student::convert(&pth(), true).unwrap();
     let names = cvm_student::imagenet_concepts(&committed("imagenet.tsv")).unwrap();
-    let good = write_student_blob(&params, 224, true, true, Some(&names), Default::default()).unwrap();
+    let good = write_student_blob(&params, 224, true, BlobDtype::F16, Some(&names), Default::default()).unwrap();
     assert_eq!(Trunk::from_bytes(&good, &Device::flex()).unwrap().imagenet_concepts().unwrap()[949], "strawberry");
     // Names for a classifier the blob does not keep, or not one per class.
     assert!(
@@ -238,7 +244,7 @@ fn mislabelled_imagenet_classes_are_refused_by_name() {
             &cvm_student::convert(&pth(), false).unwrap(),
             224,
             false,
-            true,
+            BlobDtype::F16,
             Some(&names),
             Default::default()
         )
@@ -246,13 +252,16 @@ fn mislabelled_imagenet_classes_are_refused_by_name() {
     );
     let mut metadata = cvm::blob::Metadata::new();
     metadata.insert("imagenet_concepts".into(), serde_json::Value::from(names[..999].to_vec()));
-    let e = Trunk::from_bytes(&write_student_blob(&params, 224, true, true, None, metadata).unwrap(), &Device::flex())
-        .unwrap_err()
-        .to_string();
+    let e = Trunk::from_bytes(
+        &write_student_blob(&params, 224, true, BlobDtype::F16, None, metadata).unwrap(),
+        &Device::flex(),
+    )
+    .unwrap_err()
+    .to_string();
     assert!(e.contains("imagenet_concepts must name the classifier's 1000 classes"), "{e}");
     // A learner asked for the prior of a blob that names no classes says what to do.
     let bare = Trunk::from_bytes(
-        &write_student_blob(&params, 224, true, true, None, Default::default()).unwrap(),
+        &write_student_blob(&params, 224, true, BlobDtype::F16, None, Default::default()).unwrap(),
         &Device::flex(),
     )
     .unwrap();

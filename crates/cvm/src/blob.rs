@@ -2,6 +2,10 @@
 //!
 //! All metadata lives under one `__metadata__` key, `"cvm"`, as a JSON object with sorted keys: safetensors
 //! stores metadata in a hash map, so a single entry is what makes written blobs byte-identical run to run.
+//!
+//! Float tensors are f32, f16 or bf16, or int8 with one symmetric scale per row (first dimension): tensor
+//! `name` (I8) holds `round(v / scale)` and its sibling `name.scale` (F32, `[rows]`) the scales. Int8 halves
+//! what a visitor downloads against f16; rows are what the readers compare (a concept, an output channel).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -15,6 +19,39 @@ pub const METADATA_KEY: &str = "cvm";
 
 /// Sorted JSON metadata of a blob.
 pub type Metadata = BTreeMap<String, Value>;
+
+/// Suffix of the per-row scales of an int8 tensor.
+pub const SCALE_SUFFIX: &str = ".scale";
+
+/// Storage precision of the float tensors a blob is written with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlobDtype {
+    F32,
+    F16,
+    /// Int8 with a scale per row; tensors of rank 1 (biases, means) stay f32.
+    I8,
+}
+
+impl BlobDtype {
+    /// The format version a blob of this precision is written with: `int8_since` for int8, 1 otherwise, so f32
+    /// and f16 blobs stay readable (and byte-identical) for readers that predate int8.
+    pub fn version(self, int8_since: u32) -> u32 {
+        if self == Self::I8 { int8_since } else { 1 }
+    }
+}
+
+impl std::str::FromStr for BlobDtype {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "f32" => Ok(Self::F32),
+            "f16" => Ok(Self::F16),
+            "i8" => Ok(Self::I8),
+            other => Err(format!("a blob dtype is f32, f16 or i8, not {other}")),
+        }
+    }
+}
 
 /// A parsed blob: its tensors and metadata.
 pub struct ParsedBlob<'a> {
@@ -78,14 +115,42 @@ impl ParsedBlob<'_> {
 
     /// A float tensor (f32, f16 or bf16) as finite `f32`s, checked against `shape`.
     pub fn f32_tensor(&self, name: &str, shape: &[usize]) -> Result<Vec<f32>> {
+        let (found, values) = self.floats(name)?;
+        if found != shape {
+            return Err(CvmError::blob(self.what, format!("tensor `{name}` has shape {found:?}, expected {shape:?}")));
+        }
+        Ok(values)
+    }
+
+    /// A float tensor of any precision the blob may store (see the module docs) as finite `f32`s, with its shape.
+    pub fn floats(&self, name: &str) -> Result<(Vec<usize>, Vec<f32>)> {
         let view = self.tensor(name)?;
-        if view.shape() != shape {
+        let shape = view.shape().to_vec();
+        if view.dtype() != Dtype::I8 {
+            return Ok((shape, read_f32(&view, self.what, name)?));
+        }
+        let scales = self.tensor(&format!("{name}{SCALE_SUFFIX}")).map_err(|_| {
+            CvmError::blob(self.what, format!("int8 tensor `{name}` has no `{name}{SCALE_SUFFIX}` scales"))
+        })?;
+        let rows = shape.first().copied().unwrap_or(1);
+        if scales.shape() != [rows] {
             return Err(CvmError::blob(
                 self.what,
-                format!("tensor `{name}` has shape {:?}, expected {shape:?}", view.shape()),
+                format!("`{name}{SCALE_SUFFIX}` has shape {:?}, expected [{rows}]", scales.shape()),
             ));
         }
-        read_f32(&view, self.what, name)
+        let scales = read_f32(&scales, self.what, name)?;
+        let row_len = view.data().len() / rows.max(1);
+        let values = view.data().iter().enumerate().map(|(i, &q)| f32::from(q as i8) * scales[i / row_len]).collect();
+        Ok((shape, values))
+    }
+
+    /// Names of the blob's tensors, without the scales of its int8 tensors (read with theirs by [`Self::floats`]).
+    pub fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> =
+            self.tensors.names().into_iter().filter(|n| !n.ends_with(SCALE_SUFFIX)).map(str::to_string).collect();
+        names.sort();
+        names
     }
 
     /// A metadata string that must exist.
@@ -153,6 +218,34 @@ impl OwnedTensor {
             dtype: Dtype::F16,
             shape,
             bytes: values.iter().flat_map(|v| half::f16::from_f32(*v).to_le_bytes()).collect(),
+        }
+    }
+
+    /// `values` at `dtype`: int8 as the tensor and its per-row scales (rank-1 tensors stay f32).
+    pub fn float(name: impl Into<String>, shape: Vec<usize>, values: &[f32], dtype: BlobDtype) -> Vec<Self> {
+        match dtype {
+            BlobDtype::F32 => vec![Self::f32(name, shape, values)],
+            BlobDtype::F16 => vec![Self::f16(name, shape, values)],
+            BlobDtype::I8 if shape.len() < 2 => vec![Self::f32(name, shape, values)],
+            BlobDtype::I8 => {
+                let name = name.into();
+                let rows = shape[0];
+                let row_len = values.len() / rows.max(1);
+                let scales: Vec<f32> = values
+                    .chunks(row_len.max(1))
+                    .map(|row| row.iter().fold(0.0f32, |m, v| m.max(v.abs())) / 127.0)
+                    .collect();
+                let bytes = values
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| {
+                        let scale = scales[i / row_len];
+                        if scale > 0.0 { (v / scale).round().clamp(-127.0, 127.0) as i8 as u8 } else { 0 }
+                    })
+                    .collect();
+                let scale_name = format!("{name}{SCALE_SUFFIX}");
+                vec![Self { name, dtype: Dtype::I8, shape, bytes }, Self::f32(scale_name, vec![rows], &scales)]
+            }
         }
     }
 

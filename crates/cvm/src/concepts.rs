@@ -1,7 +1,8 @@
 //! The concept space: a fixed vocabulary of names with one unit vector each, loaded from a safetensors blob.
 //!
-//! Blob layout (`format = "cvm-concepts"`, `version = 1`):
-//! - tensor `embeddings`: `[n, d]`, f16 or f32, one row per name (centred over the vocabulary, unit length);
+//! Blob layout (`format = "cvm-concepts"`, `version = 2`; version 1 had no int8):
+//! - tensor `embeddings`: `[n, d]`, f32, f16 or int8 with a scale per row (see [`crate::blob`]), one row per
+//!   name (centred over the vocabulary, unit length);
 //! - optional tensors `mean` `[D]` and `projection` `[D, d]` (f32): how a raw language-model vector becomes a
 //!   row (subtract the mean, project, normalise), so names outside the vocabulary can be embedded the same way;
 //! - metadata (see [`crate::blob`]) `names`: JSON array of display names (keys are their normalised forms),
@@ -12,11 +13,11 @@ use std::collections::HashMap;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::blob::{self, Metadata, OwnedTensor};
+use crate::blob::{self, BlobDtype, Metadata, OwnedTensor};
 use crate::error::{CvmError, Result};
 
 pub const CONCEPTS_FORMAT: &str = "cvm-concepts";
-pub const CONCEPTS_VERSION: u32 = 1;
+pub const CONCEPTS_VERSION: u32 = 2;
 /// Largest accepted safetensors header (names and metadata live there).
 pub const MAX_HEADER_BYTES: u64 = 16 << 20;
 /// Longest accepted concept name, in characters.
@@ -59,8 +60,7 @@ impl ConceptSpace {
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         let parsed = blob::parse(bytes, WHAT, CONCEPTS_FORMAT, CONCEPTS_VERSION, MAX_HEADER_BYTES)?;
         let names: Vec<String> = parsed.field("names")?;
-        let view = parsed.tensor("embeddings")?;
-        let shape = view.shape();
+        let (shape, mut embeddings) = parsed.floats("embeddings")?;
         let [n, dim] = shape[..] else {
             return Err(CvmError::blob(WHAT, format!("`embeddings` has shape {shape:?}; expected [n, d]")));
         };
@@ -70,7 +70,6 @@ impl ConceptSpace {
         if n != names.len() {
             return Err(CvmError::blob(WHAT, format!("{} names but {n} embedding rows", names.len())));
         }
-        let mut embeddings = blob::read_f32(&view, WHAT, "embeddings")?;
         for (i, row) in embeddings.chunks_exact_mut(dim).enumerate() {
             let norm = row.iter().map(|v| v * v).sum::<f32>().sqrt();
             if norm < 1e-6 {
@@ -213,13 +212,6 @@ impl ConceptSpace {
     }
 }
 
-/// Storage precision of a written concept blob.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BlobDtype {
-    F16,
-    F32,
-}
-
 /// Everything a concept blob holds, ready to be written.
 #[derive(Debug, Clone, Default)]
 pub struct ConceptBlob {
@@ -249,10 +241,7 @@ impl ConceptBlob {
         let mut metadata = self.metadata.clone();
         metadata.insert("names".into(), Value::from(self.names.clone()));
         let shape = vec![n, self.dim];
-        let mut tensors = vec![match dtype {
-            BlobDtype::F32 => OwnedTensor::f32("embeddings", shape, &self.embeddings),
-            BlobDtype::F16 => OwnedTensor::f16("embeddings", shape, &self.embeddings),
-        }];
+        let mut tensors = OwnedTensor::float("embeddings", shape, &self.embeddings, dtype);
         if let Some(mean) = &self.mean {
             tensors.push(OwnedTensor::f32("mean", vec![mean.len()], mean));
         }
@@ -263,7 +252,7 @@ impl ConceptBlob {
             }
             tensors.push(OwnedTensor::f32("projection", vec![raw, self.dim], projection));
         }
-        blob::write(CONCEPTS_FORMAT, CONCEPTS_VERSION, metadata, &tensors)
+        blob::write(CONCEPTS_FORMAT, dtype.version(CONCEPTS_VERSION), metadata, &tensors)
     }
 }
 
@@ -284,7 +273,7 @@ mod tests {
 
     #[test]
     fn round_trip_and_lookup() {
-        for dtype in [BlobDtype::F32, BlobDtype::F16] {
+        for dtype in [BlobDtype::F32, BlobDtype::F16, BlobDtype::I8] {
             let bytes = sample_blob().to_bytes(dtype).unwrap();
             let space = ConceptSpace::from_bytes(&bytes).unwrap();
             assert_eq!(space.len(), 4);

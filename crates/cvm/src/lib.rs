@@ -26,7 +26,8 @@ pub mod synthetic;
 pub mod trunk;
 pub mod vector;
 
-pub use concepts::{BlobDtype, ConceptBlob, ConceptSpace, concept_key};
+pub use blob::BlobDtype;
+pub use concepts::{ConceptBlob, ConceptSpace, concept_key};
 pub use error::{CvmError, Result};
 pub use image::{ImageView, InputSpec, Normalization, PixelFormat, Preprocessor};
 pub use learner::{Class, Learner, LearnerConfig, Prediction, Recognition, TrainReport};

@@ -4,7 +4,8 @@
 //! Metadata names the `preset` (`efficientnet-lite0`), the input `size` it runs at, and whether the ImageNet
 //! `classifier` is kept; with it, `imagenet_concepts` may name each of its 1000 classes by a concept-vocabulary
 //! entry (the grounded prior of [`crate::prior`] needs both). Tensors are the trunk's parameters by path (see
-//! [`crate::trunk`]), f16 or f32, BatchNorm already folded in.
+//! [`crate::trunk`]), f32, f16 or int8 with a scale per output channel (see [`crate::blob`]), BatchNorm already
+//! folded in. Version 2 added int8.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -15,7 +16,7 @@ use burn::tensor::TensorData;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::blob::{self, Metadata, OwnedTensor};
+use crate::blob::{self, BlobDtype, Metadata, OwnedTensor};
 use crate::cpu_trunk::CpuTrunk;
 use crate::error::{CvmError, Result};
 use crate::image::{InputSpec, Normalization};
@@ -23,7 +24,7 @@ use crate::params::{self, HostParam};
 use crate::trunk::{EfficientNetLite0, FEATURES, IMAGENET_CLASSES};
 
 pub const STUDENT_FORMAT: &str = "cvm-student";
-pub const STUDENT_VERSION: u32 = 1;
+pub const STUDENT_VERSION: u32 = 2;
 pub const PRESET_EFFICIENTNET_LITE0: &str = "efficientnet-lite0";
 const WHAT: &str = "student blob";
 const HEADER_CAP: u64 = 1 << 20;
@@ -90,9 +91,9 @@ impl Trunk {
             }
         };
         let mut tensors = HashMap::new();
-        for (name, view) in parsed.tensors.tensors() {
-            let values = blob::read_f32(&view, WHAT, &name)?;
-            tensors.insert(name, (view.shape().to_vec(), values));
+        for name in parsed.names() {
+            let tensor = parsed.floats(&name)?;
+            tensors.insert(name, tensor);
         }
         let device = device.clone().inner();
         let (model, classifier) =
@@ -159,7 +160,7 @@ pub fn write_student_blob(
     params: &[HostParam],
     size: usize,
     classifier: bool,
-    half: bool,
+    dtype: BlobDtype,
     imagenet_concepts: Option<&[String]>,
     mut metadata: Metadata,
 ) -> Result<Vec<u8>> {
@@ -175,15 +176,7 @@ pub fn write_student_blob(
     metadata.insert("preset".into(), Value::from(PRESET_EFFICIENTNET_LITE0));
     metadata.insert("size".into(), Value::from(size));
     metadata.insert("classifier".into(), Value::from(classifier));
-    let tensors: Vec<OwnedTensor> = params
-        .iter()
-        .map(|p| {
-            if half {
-                OwnedTensor::f16(p.path.clone(), p.shape.clone(), &p.values)
-            } else {
-                OwnedTensor::f32(p.path.clone(), p.shape.clone(), &p.values)
-            }
-        })
-        .collect();
-    blob::write(STUDENT_FORMAT, STUDENT_VERSION, metadata, &tensors)
+    let tensors: Vec<OwnedTensor> =
+        params.iter().flat_map(|p| OwnedTensor::float(p.path.clone(), p.shape.clone(), &p.values, dtype)).collect();
+    blob::write(STUDENT_FORMAT, dtype.version(STUDENT_VERSION), metadata, &tensors)
 }

@@ -9,7 +9,8 @@ use std::sync::Arc;
 use burn::tensor::Device;
 use rand::{RngExt, SeedableRng, rngs::StdRng};
 
-use crate::concepts::{BlobDtype, ConceptBlob, ConceptSpace};
+use crate::blob::BlobDtype;
+use crate::concepts::{ConceptBlob, ConceptSpace};
 use crate::error::Result;
 use crate::image::{ImageView, PixelFormat};
 use crate::learner::{Learner, LearnerConfig};

@@ -35,12 +35,30 @@ fn err(bytes: &[u8]) -> String {
 }
 
 #[test]
-fn good_blob_loads_in_both_dtypes() {
-    for dtype in [BlobDtype::F32, BlobDtype::F16] {
+fn good_blob_loads_in_every_dtype() {
+    let exact = ConceptSpace::from_bytes(&good().to_bytes(BlobDtype::F32).unwrap()).unwrap();
+    for dtype in [BlobDtype::F32, BlobDtype::F16, BlobDtype::I8] {
         let space = ConceptSpace::from_bytes(&good().to_bytes(dtype).unwrap()).unwrap();
         assert_eq!((space.len(), space.dim()), (3, 3));
         assert_eq!(space.lookup("Dog").unwrap(), 1);
+        for row in 0..3 {
+            let error =
+                space.embedding(row).iter().zip(exact.embedding(row)).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+            // Int8 keeps each value within half a step of its row's largest / 127.
+            assert!(error < 0.5 / 127.0 + 1e-6, "{dtype:?} row {row}: {error}");
+        }
     }
+}
+
+#[test]
+fn int8_without_its_scales() {
+    let q = || OwnedTensor { name: "embeddings".into(), dtype: Dtype::I8, shape: vec![3, 3], bytes: vec![1; 9] };
+    let e = err(&raw(names3(), &[q()]));
+    assert!(e.contains("int8 tensor `embeddings` has no `embeddings.scale` scales"), "{e}");
+    let e = err(&raw(names3(), &[q(), OwnedTensor::f32("embeddings.scale", vec![9], &[1.0; 9])]));
+    assert!(e.contains("`embeddings.scale` has shape [9], expected [3]"), "{e}");
+    let e = err(&raw(names3(), &[q(), OwnedTensor::f32("embeddings.scale", vec![3], &[1.0, f32::NAN, 1.0])]));
+    assert!(e.contains("non-finite value at flat index 1"), "{e}");
 }
 
 #[test]
@@ -116,9 +134,9 @@ fn wrong_format_or_newer_version() {
 
 #[test]
 fn arbitrary_bytes_never_panic() {
-    let bytes = good().to_bytes(BlobDtype::F16).unwrap();
     let mut state = 0x1234_5678u32;
     for i in 0..2000 {
+        let bytes = good().to_bytes(if i % 2 == 0 { BlobDtype::F16 } else { BlobDtype::I8 }).unwrap();
         let mut damaged = bytes.clone();
         for _ in 0..1 + i % 4 {
             state ^= state << 13;
