@@ -159,11 +159,18 @@ fn demo(ctx: &Ctx, args: &[String]) -> Result {
 
 fn bench(ctx: &Ctx, args: &[String]) -> Result {
     let command = args.first().map(String::as_str);
-    if !matches!(command, Some("cl" | "webcam" | "openset" | "zeroshot" | "browser" | "release" | "soak" | "sizes")) {
+    if !matches!(
+        command,
+        Some("cl" | "webcam" | "openset" | "zeroshot" | "browser" | "release" | "soak" | "sizes" | "start" | "report")
+    ) {
         return Err(
-            "usage: cargo xtask bench cl|webcam|openset|zeroshot|browser|release|soak|sizes [--quick] [--out FILE] [...]"
+            "usage: cargo xtask bench cl|webcam|openset|zeroshot|browser|release|soak|sizes|start [--quick] [--out FILE] [...]\n       cargo xtask bench report --in FILE[,FILE...] [--out FILE] [--plots DIR]"
                 .into(),
         );
+    }
+    if command == Some("report") {
+        // Recorded runs only: no data, assets or set-up needed.
+        return run(ctx.cargo().args(["run", "-q", "-p", "cvm-bench", "--"]).args(args));
     }
     setup::run(ctx)?;
     assets::build(ctx)?;
@@ -176,6 +183,7 @@ fn bench(ctx: &Ctx, args: &[String]) -> Result {
         }
         Some("release") => return web::node_bench(ctx, "bench-release.mjs", &args[1..]),
         Some("soak") => return web::node_bench(ctx, "bench-soak.mjs", &args[1..]),
+        Some("start") => return web::node_bench(ctx, "bench-start.mjs", &args[1..]),
         Some("sizes") => return web::sizes(ctx),
         _ => {}
     }

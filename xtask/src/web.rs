@@ -155,8 +155,8 @@ pub fn node_tests(ctx: &Ctx) -> Result {
 }
 
 /// A Node benchmark script of `tests/` against a fresh package (and the page built as `cargo xtask test` builds
-/// it): `bench-release.mjs` (release of Record → the new thing recognised) or `bench-soak.mjs` (memory over a
-/// long session).
+/// it): `bench-release.mjs` (release of Record → the new thing recognised), `bench-soak.mjs` (memory over a
+/// long session) or `bench-start.mjs` (a visitor's cold start and repeat visit).
 pub fn node_bench(ctx: &Ctx, script: &str, args: &[String]) -> Result {
     pkg(ctx)?;
     prepare_page(ctx)?;

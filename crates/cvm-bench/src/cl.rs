@@ -22,11 +22,11 @@ use cvm::objective::{Incoming, Objective};
 use cvm::pretrained::Trunk;
 use cvm::{AccuracyMatrix, ConceptSpace, HeadKind, ImageView, Learner, LearnerConfig, PixelFormat, StudentConfig};
 use rand::{SeedableRng, rngs::StdRng, seq::SliceRandom};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::data::{Dataset, SIDE};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Method {
     /// Growing linear head, no replay.
@@ -44,6 +44,8 @@ pub enum Method {
     CvmPlain,
     /// CVM without the distillation term.
     CvmNoDistill,
+    /// CVM distilling only the samples of old classes, not those of the classes being learnt.
+    CvmDistillOldOnly,
     /// CVM with the symmetric incoming loss.
     CvmNoAce,
     /// CVM plus the metric (triplet) term.
@@ -62,7 +64,7 @@ pub enum Method {
 pub const DER_ALPHA: f32 = 0.3;
 
 impl Method {
-    pub const ALL: [Method; 13] = [
+    pub const ALL: [Method; 14] = [
         Method::Finetune,
         Method::Er,
         Method::ErAce,
@@ -70,6 +72,7 @@ impl Method {
         Method::Cvm,
         Method::CvmPlain,
         Method::CvmNoDistill,
+        Method::CvmDistillOldOnly,
         Method::CvmNoAce,
         Method::CvmTriplet,
         Method::CvmRandom,
@@ -87,6 +90,7 @@ impl Method {
             Self::Cvm => "cvm",
             Self::CvmPlain => "cvm-plain",
             Self::CvmNoDistill => "cvm-no-distill",
+            Self::CvmDistillOldOnly => "cvm-distill-old-only",
             Self::CvmNoAce => "cvm-no-ace",
             Self::CvmTriplet => "cvm-triplet",
             Self::CvmRandom => "cvm-random",
@@ -122,6 +126,7 @@ impl Method {
             Self::Cvm => (HeadKind::Concepts, cvm),
             Self::CvmPlain => (HeadKind::Concepts, Objective::default()),
             Self::CvmNoDistill => (HeadKind::Concepts, Objective { distill_weight: 0.0, ..cvm }),
+            Self::CvmDistillOldOnly => (HeadKind::Concepts, Objective { distill_old_only: true, ..cvm }),
             Self::CvmNoAce => (HeadKind::Concepts, Objective { incoming: Incoming::All, ..cvm }),
             Self::CvmTriplet => (HeadKind::Concepts, Objective { triplet_weight: 1.0, ..cvm }),
             Self::CvmRandom => (HeadKind::RandomAnchors, cvm),
@@ -140,7 +145,7 @@ impl Method {
 }
 
 /// Which student a protocol trains.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Student {
     /// The tiny CNN from scratch on the 28×28 images.
@@ -169,8 +174,15 @@ pub struct Protocol {
 }
 
 const BASELINES: [Method; 4] = [Method::Finetune, Method::Er, Method::ErAce, Method::DerPp];
-const CVMS: [Method; 6] =
-    [Method::Cvm, Method::CvmPlain, Method::CvmNoDistill, Method::CvmNoAce, Method::CvmTriplet, Method::CvmRandom];
+const CVMS: [Method; 7] = [
+    Method::Cvm,
+    Method::CvmPlain,
+    Method::CvmNoDistill,
+    Method::CvmDistillOldOnly,
+    Method::CvmNoAce,
+    Method::CvmTriplet,
+    Method::CvmRandom,
+];
 
 /// The full benchmark: every protocol, 5 seeds (class orders). Sized to run in about three hours on 2 cores.
 pub fn full() -> Vec<Protocol> {
@@ -243,7 +255,7 @@ pub fn quick() -> Vec<Protocol> {
 }
 
 /// One run's outcome; serialised as a JSON object of the results file.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunResult {
     pub protocol: String,
     pub student: Student,
@@ -259,6 +271,24 @@ pub struct RunResult {
     /// `matrix[i][j]`: accuracy on experience `j` after experience `i` (0 above the diagonal: not yet seen).
     pub matrix: Vec<Vec<f64>>,
     pub seconds: f64,
+}
+
+impl RunResult {
+    /// What identifies a run: a later run with the same key replaces it (see [`merge`]).
+    fn key(&self) -> (&str, Student, &str, Method, usize, u64) {
+        (&self.protocol, self.student, &self.dataset, self.method, self.memory, self.seed)
+    }
+}
+
+/// `later` runs added to `results`, each replacing the run of `results` with the same protocol, student,
+/// dataset, method, memory and seed (a re-recorded row), in place; new runs are appended.
+pub fn merge(results: &mut Vec<RunResult>, later: Vec<RunResult>) {
+    for run in later {
+        match results.iter_mut().find(|r| r.key() == run.key()) {
+            Some(old) => *old = run,
+            None => results.push(run),
+        }
+    }
 }
 
 /// Class order of a seed over `n` classes: seed 0 keeps the dataset's order, others shuffle.
@@ -535,6 +565,30 @@ pub fn table(results: &[RunResult]) -> String {
 mod tests {
     use super::*;
     use cvm::{BlobDtype, ConceptBlob};
+
+    #[test]
+    fn a_rerecorded_run_replaces_the_old_one_and_new_runs_are_added() {
+        let run = |method, seed, acc| RunResult {
+            protocol: "single".into(),
+            student: Student::TinyCnn,
+            dataset: "mnist".into(),
+            method,
+            memory: 200,
+            seed,
+            class_order: vec![0, 1],
+            acc,
+            aia: acc,
+            forgetting: 0.0,
+            bwt: 0.0,
+            matrix: vec![vec![acc]],
+            seconds: 1.0,
+        };
+        let mut results = vec![run(Method::Er, 0, 0.5), run(Method::Cvm, 0, 0.6), run(Method::Cvm, 1, 0.7)];
+        let text = serde_json::to_string(&[run(Method::Cvm, 0, 0.8), run(Method::Cvm, 2, 0.9)]).unwrap();
+        merge(&mut results, serde_json::from_str(&text).unwrap());
+        let seen: Vec<(Method, u64, f64)> = results.iter().map(|r| (r.method, r.seed, r.acc)).collect();
+        assert_eq!(seen, [(Method::Er, 0, 0.5), (Method::Cvm, 0, 0.8), (Method::Cvm, 1, 0.7), (Method::Cvm, 2, 0.9)]);
+    }
 
     #[test]
     fn every_method_is_one_setting_away_from_the_product() {

@@ -7,7 +7,11 @@
 //! cvm-bench webcam --data DIR --concepts FILE --student FILE [--quick] [--out FILE]
 //! cvm-bench openset --data DIR --concepts FILE --student FILE [--quick] [--seeds N] [--scenarios a,b] [--out FILE]
 //! cvm-bench zeroshot --data DIR --concepts FILE --student FILE [--quick] [--seeds N] [--out FILE]
+//! cvm-bench report --in FILE[,FILE...] [--out FILE] [--plots DIR]
 //! ```
+//!
+//! `report` prints the tables and draws the plots of recorded `cl` runs; with several files, a run of a later file
+//! replaces the same run (protocol, student, dataset, method, memory, seed) of an earlier one.
 
 mod cl;
 mod data;
@@ -46,8 +50,11 @@ fn read(path: &str) -> Result<Vec<u8>, String> {
 
 fn run() -> Result<(), String> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage = "usage: cvm-bench cl|webcam|openset|zeroshot --data DIR --concepts FILE [--student FILE] [--quick] [--out FILE] ...";
+    let usage = "usage: cvm-bench cl|webcam|openset|zeroshot --data DIR --concepts FILE [--student FILE] [--quick] [--out FILE] ...\n       cvm-bench report --in FILE[,FILE...] [--out FILE] [--plots DIR]";
     let command = args.first().map(String::as_str);
+    if command == Some("report") {
+        return report(&args);
+    }
     if !matches!(command, Some("cl" | "webcam" | "openset" | "zeroshot")) {
         return Err(usage.into());
     }
@@ -313,18 +320,34 @@ fn cl(
             }
         }
     }
-    println!("{}", cl::table(&results));
+    tables_and_plots(args, &results)
+}
+
+/// The tables (printed), the results file (`--out`) and the plots (`--plots DIR`) of `cl` runs.
+fn tables_and_plots(args: &[String], results: &[cl::RunResult]) -> Result<(), String> {
+    println!("{}", cl::table(results));
     write_results(args, &results)?;
     if let Some(dir) = value(args, "--plots") {
-        for path in plot::accuracy_curves(&results, std::path::Path::new(dir))? {
+        for path in plot::accuracy_curves(results, std::path::Path::new(dir))? {
             println!("plot: {path}");
         }
     }
     Ok(())
 }
 
+/// `report`: recorded `cl` runs, merged in file order, as tables, one results file and plots.
+fn report(args: &[String]) -> Result<(), String> {
+    let files = value(args, "--in").ok_or("--in FILE[,FILE...] is required")?;
+    let mut results = Vec::new();
+    for file in files.split(',') {
+        let runs = serde_json::from_slice(&read(file)?).map_err(|e| format!("{file}: {e}"))?;
+        cl::merge(&mut results, runs);
+    }
+    tables_and_plots(args, &results)
+}
+
 /// `key=value,…` changes to the objective of the `cvm` rows (scale, mapping, incoming=all|current, triplet,
-/// margin, distill, replay), for sweeps.
+/// margin, distill, distill-old-only=0|1, replay), for sweeps.
 fn cvm_objective(mut objective: Objective, settings: &str) -> Result<Objective, String> {
     for setting in settings.split(',') {
         let (key, value) = setting.split_once('=').ok_or_else(|| format!("--cvm: `{setting}` is not key=value"))?;
@@ -335,6 +358,7 @@ fn cvm_objective(mut objective: Objective, settings: &str) -> Result<Objective, 
             "triplet" => objective.triplet_weight = number()?,
             "margin" => objective.triplet_margin = number()?,
             "distill" => objective.distill_weight = number()?,
+            "distill-old-only" => objective.distill_old_only = number()? != 0.0,
             "replay" => objective.score_replay_weight = number()?,
             "incoming" => {
                 objective.incoming = match value {

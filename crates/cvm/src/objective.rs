@@ -4,7 +4,8 @@
 //! - a mapping term `λ · (1 − <z, t_y>)` pulling `z` onto its own anchor;
 //! - a metric term `μ · max(0, m + d(z, t_y) − d(z, t_n))`, `d = 1 − cos`, against the hardest negative anchor;
 //! - a relational distillation `β · mean((d_now(x, t_k) − d_prev(x, t_k))²)` over the anchors of the classes
-//!   known before the current experience, against a frozen copy of the previous experience's network.
+//!   known before the current experience, against a frozen copy of the previous experience's network, on every
+//!   sample or (`distill_old_only`) only on those of the old classes.
 //!
 //! Incoming samples may compete only among the current experience's classes while replayed ones compete among
 //! all (the asymmetric, ER-ACE form); that is a mask on the logits, the same for every head. The linear-head
@@ -114,6 +115,10 @@ pub struct Objective {
     /// Weight `β` of the distillation of the previous experience's scores on the classes known before it.
     #[serde(default)]
     pub distill_weight: f32,
+    /// Distil only the samples of classes known before the experience (replayed ones), not those of the classes
+    /// being learnt, whose distances to the old anchors are meant to change.
+    #[serde(default)]
+    pub distill_old_only: bool,
     /// Weight `α` of the replay of the scores stored with each replayed sample (DER++).
     #[serde(default)]
     pub score_replay_weight: f32,
@@ -134,6 +139,7 @@ impl Default for Objective {
             triplet_weight: 0.0,
             triplet_margin: 0.1,
             distill_weight: 0.0,
+            distill_old_only: false,
             score_replay_weight: 0.0,
         }
     }
@@ -197,13 +203,22 @@ impl Objective {
             loss = loss + mapping_term(scores.clone(), targets.clone()).mul_scalar(self.mapping_weight);
         }
         if cosines && self.triplet_weight != 0.0 {
-            loss =
-                loss + triplet_term(scores.clone(), targets, mask, self.triplet_margin).mul_scalar(self.triplet_weight);
+            loss = loss
+                + triplet_term(scores.clone(), targets.clone(), mask, self.triplet_margin)
+                    .mul_scalar(self.triplet_weight);
         }
         let [b, k] = scores.dims();
         if let Some(previous) = previous.filter(|_| self.distill_weight != 0.0) {
             let old = previous.dims()[1];
-            loss = loss + score_drift(scores.clone().slice([0..b, 0..old]), previous).mul_scalar(self.distill_weight);
+            let now = scores.clone().slice([0..b, 0..old]);
+            let drift = if self.distill_old_only {
+                let rows = targets.lower_elem(old as i64).float().unsqueeze_dim::<2>(1);
+                let per_row = (now - previous).square().mean_dim(1) * rows.clone();
+                per_row.sum() / rows.sum().clamp_min(1.0)
+            } else {
+                score_drift(now, previous)
+            };
+            loss = loss + drift.mul_scalar(self.distill_weight);
         }
         if let Some((first, stored)) = stored.filter(|_| self.score_replay_weight != 0.0) {
             let [r, slots] = stored.dims();
@@ -361,6 +376,24 @@ mod tests {
     }
 
     #[test]
+    fn distillation_of_old_classes_only_skips_the_new_classes_rows() {
+        let d = device();
+        // Row 0 is of old class 1, row 1 of new class 2; two old classes.
+        let scores = matrix(&[0.5, 0.1, 0.9, 0.2, 0.3, 0.4], 2, &d);
+        let previous = matrix(&[0.3, 0.1, 0.0, 0.0], 2, &d);
+        let extra = |old_only: bool| {
+            let objective = Objective { distill_weight: 3.0, distill_old_only: old_only, ..only(Objective::default()) };
+            let (base, _) = only(Objective::default()).loss(plain(scores.clone(), labels(&[1, 2], &d)));
+            let step = StepScores { previous: Some(previous.clone()), ..plain(scores.clone(), labels(&[1, 2], &d)) };
+            scalar(objective.loss(step).0) - scalar(base)
+        };
+        // Every row: squared drifts (0.04, 0, 0.04, 0.09) → mean 0.0425 → · 3.
+        assert!((extra(false) - 0.1275).abs() < 1e-5);
+        // Row 0 only: (0.04 + 0) / 2 → · 3.
+        assert!((extra(true) - 0.06).abs() < 1e-5);
+    }
+
+    #[test]
     fn stored_score_replay_matches_hand_computation() {
         let d = device();
         // Three rows, the last two replayed; stored scores know only the first class (the second slot is 0).
@@ -384,6 +417,7 @@ mod tests {
             triplet_weight: 0.7,
             triplet_margin: 0.5,
             distill_weight: 2.0,
+            distill_old_only: true,
             score_replay_weight: 0.4,
         };
         let loss_of = |z: Tensor<2>| {

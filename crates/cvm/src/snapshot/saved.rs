@@ -26,6 +26,8 @@ pub(super) struct SavedConfig {
     #[serde(default)]
     distill_weight: f32,
     #[serde(default)]
+    distill_old_only: bool,
+    #[serde(default)]
     score_replay_weight: f32,
     learning_rate: f64,
     batch_size: usize,
@@ -107,6 +109,7 @@ impl From<&LearnerConfig> for SavedConfig {
             triplet_weight: o.triplet_weight,
             triplet_margin: o.triplet_margin,
             distill_weight: o.distill_weight,
+            distill_old_only: o.distill_old_only,
             score_replay_weight: o.score_replay_weight,
             learning_rate: c.learning_rate,
             batch_size: c.batch_size,
@@ -130,6 +133,7 @@ impl From<SavedConfig> for LearnerConfig {
             triplet_weight: s.triplet_weight,
             triplet_margin: s.triplet_margin,
             distill_weight: s.distill_weight,
+            distill_old_only: s.distill_old_only,
             score_replay_weight: s.score_replay_weight,
         };
         Self {
