@@ -388,21 +388,25 @@ test("the saved state: the first release's records migrate into one, and a save 
       };
     }));
     assert.deepEqual(await keys(), ["saved"]);
-    await s.page.evaluate(() => new Promise((resolve, reject) => {
+    // Rewrites the saved record in IndexedDB: "split" into the first release's four records, or "damage" its snapshot.
+    const rewriteSaved = (how) => s.page.evaluate((how) => new Promise((resolve, reject) => {
       const open = indexedDB.open("keyval-store");
       open.onsuccess = () => {
         const transaction = open.result.transaction("keyval", "readwrite");
         const store = transaction.objectStore("keyval");
         const request = store.get("saved");
         request.onsuccess = () => {
-          const { snapshot, thumbs, history, heldOut } = request.result;
+          const saved = request.result;
+          if (how === "damage") return store.put({ ...saved, snapshot: new Uint8Array([1, 2, 3]) }, "saved");
+          const { snapshot, thumbs, history, heldOut } = saved;
           Object.entries({ snapshot, thumbs, history, heldOut }).forEach(([key, value]) => store.put(value, key));
           store.delete("saved");
         };
         transaction.oncomplete = resolve;
         transaction.onerror = reject;
       };
-    }));
+    }), how);
+    await rewriteSaved("split");
     assert.deepEqual(await keys(), ["heldOut", "history", "snapshot", "thumbs"]);
     await s.page.reload();
     await waitReady(s.page, s.log);
@@ -428,17 +432,7 @@ test("the saved state: the first release's records migrate into one, and a save 
     assert.equal(await s.page.locator('[data-class="strawberry"] [data-testid="remove-sample"]').count(), 2, "its thumbnails came back with it");
     // A saved learner the page cannot restore (here: damaged; after a release, made with other blobs) is set
     // aside, not overwritten by the fresh start.
-    await s.page.evaluate(() => new Promise((resolve, reject) => {
-      const open = indexedDB.open("keyval-store");
-      open.onsuccess = () => {
-        const transaction = open.result.transaction("keyval", "readwrite");
-        const store = transaction.objectStore("keyval");
-        const request = store.get("saved");
-        request.onsuccess = () => store.put({ ...request.result, snapshot: new Uint8Array([1, 2, 3]) }, "saved");
-        transaction.oncomplete = resolve;
-        transaction.onerror = reject;
-      };
-    }));
+    await rewriteSaved("damage");
     await s.page.reload();
     await s.page.waitForFunction(() => /could not be restored .* kept aside, starting fresh/.test(document.querySelector('[data-testid="status"]').textContent), null, { timeout: 300_000 });
     assert.equal(await s.page.locator('[data-testid="class-card"]').count(), 0, "a fresh start");
