@@ -113,7 +113,7 @@ impl ParsedBlob<'_> {
         self.tensors.tensor(name).map_err(|_| CvmError::blob(self.what, format!("no tensor named `{name}`")))
     }
 
-    /// A float tensor (f32, f16 or bf16) as finite `f32`s, checked against `shape`.
+    /// A float tensor of any precision the blob may store as finite `f32`s, checked against `shape`.
     pub fn f32_tensor(&self, name: &str, shape: &[usize]) -> Result<Vec<f32>> {
         let (found, values) = self.floats(name)?;
         if found != shape {
@@ -141,7 +141,11 @@ impl ParsedBlob<'_> {
         }
         let scales = read_f32(&scales, self.what, name)?;
         let row_len = view.data().len() / rows.max(1);
-        let values = view.data().iter().enumerate().map(|(i, &q)| f32::from(q as i8) * scales[i / row_len]).collect();
+        let values: Vec<f32> =
+            view.data().iter().enumerate().map(|(i, &q)| f32::from(q as i8) * scales[i / row_len]).collect();
+        if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+            return Err(CvmError::blob(self.what, format!("tensor `{name}` has a non-finite value at flat index {i}")));
+        }
         Ok((shape, values))
     }
 

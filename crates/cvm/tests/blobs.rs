@@ -59,6 +59,10 @@ fn int8_without_its_scales() {
     assert!(e.contains("`embeddings.scale` has shape [9], expected [3]"), "{e}");
     let e = err(&raw(names3(), &[q(), OwnedTensor::f32("embeddings.scale", vec![3], &[1.0, f32::NAN, 1.0])]));
     assert!(e.contains("non-finite value at flat index 1"), "{e}");
+    // A finite scale that overflows once multiplied.
+    let twos = OwnedTensor { bytes: vec![2; 9], ..q() };
+    let e = err(&raw(names3(), &[twos, OwnedTensor::f32("embeddings.scale", vec![3], &[1.0, 1.0, f32::MAX])]));
+    assert!(e.contains("non-finite value at flat index 6"), "{e}");
 }
 
 #[test]
