@@ -129,20 +129,25 @@ impl ParsedBlob<'_> {
         if view.dtype() != Dtype::I8 {
             return Ok((shape, read_f32(&view, self.what, name)?));
         }
-        let scales = self.tensor(&format!("{name}{SCALE_SUFFIX}")).map_err(|_| {
-            CvmError::blob(self.what, format!("int8 tensor `{name}` has no `{name}{SCALE_SUFFIX}` scales"))
-        })?;
+        let scale_name = format!("{name}{SCALE_SUFFIX}");
+        let scales = self
+            .tensor(&scale_name)
+            .map_err(|_| CvmError::blob(self.what, format!("int8 tensor `{name}` has no `{scale_name}` scales")))?;
         let rows = shape.first().copied().unwrap_or(1);
         if scales.shape() != [rows] {
             return Err(CvmError::blob(
                 self.what,
-                format!("`{name}{SCALE_SUFFIX}` has shape {:?}, expected [{rows}]", scales.shape()),
+                format!("`{scale_name}` has shape {:?}, expected [{rows}]", scales.shape()),
             ));
         }
-        let scales = read_f32(&scales, self.what, name)?;
-        let row_len = view.data().len() / rows.max(1);
-        let values: Vec<f32> =
-            view.data().iter().enumerate().map(|(i, &q)| f32::from(q as i8) * scales[i / row_len]).collect();
+        let scales = read_f32(&scales, self.what, &scale_name)?;
+        let row_len = (view.data().len() / rows.max(1)).max(1);
+        let values: Vec<f32> = view
+            .data()
+            .chunks(row_len)
+            .zip(&scales)
+            .flat_map(|(row, &scale)| row.iter().map(move |&q| f32::from(q as i8) * scale))
+            .collect();
         if let Some(i) = values.iter().position(|v| !v.is_finite()) {
             return Err(CvmError::blob(self.what, format!("tensor `{name}` has a non-finite value at flat index {i}")));
         }
@@ -234,17 +239,17 @@ impl OwnedTensor {
             BlobDtype::I8 => {
                 let name = name.into();
                 let rows = shape[0];
-                let row_len = values.len() / rows.max(1);
-                let scales: Vec<f32> = values
-                    .chunks(row_len.max(1))
-                    .map(|row| row.iter().fold(0.0f32, |m, v| m.max(v.abs())) / 127.0)
-                    .collect();
+                // Values that do not fill the shape give scales that do not either: the writer refuses both.
+                let row_len = (values.len() / rows.max(1)).max(1);
+                let scales: Vec<f32> =
+                    values.chunks(row_len).map(|row| row.iter().fold(0.0f32, |m, v| m.max(v.abs())) / 127.0).collect();
                 let bytes = values
-                    .iter()
-                    .enumerate()
-                    .map(|(i, v)| {
-                        let scale = scales[i / row_len];
-                        if scale > 0.0 { (v / scale).round().clamp(-127.0, 127.0) as i8 as u8 } else { 0 }
+                    .chunks(row_len)
+                    .zip(&scales)
+                    .flat_map(|(row, &scale)| {
+                        row.iter().map(move |v| {
+                            if scale > 0.0 { (v / scale).round().clamp(-127.0, 127.0) as i8 as u8 } else { 0 }
+                        })
                     })
                     .collect();
                 let scale_name = format!("{name}{SCALE_SUFFIX}");
