@@ -21,6 +21,9 @@ const state = {
   busy: false,
   recording: false,
   cameraOn: false,
+  // A photo recognised in place of the camera (ImageBitmap), and whether the learner has changed since it was.
+  photo: null,
+  photoDue: false,
   map: null,
 };
 
@@ -82,8 +85,13 @@ async function startCamera() {
     state.cameraOn = true;
     $("camera-message").hidden = true;
   } catch (error) {
-    const denied = error?.name === "NotAllowedError";
-    cameraProblem(denied ? "Camera access was denied. Allow it in the address bar and reload — or upload images instead." : `No camera available (${error?.message ?? error}). You can still upload images.`);
+    // No device reads NotFoundError in most engines, OverconstrainedError in WebKit.
+    const problem = {
+      NotAllowedError: "Camera access was denied. Allow it in the address bar and reload — or upload images and try photos instead.",
+      NotFoundError: "No camera found. You can still upload images and try photos.",
+      OverconstrainedError: "No camera found. You can still upload images and try photos.",
+    }[error?.name];
+    cameraProblem(problem ?? `No camera available (${error?.message ?? error}). You can still upload images and try photos.`);
   }
 }
 function cameraProblem(text) {
@@ -113,6 +121,7 @@ function thumbnail(bitmap) {
 /** Takes in the worker's view of the classes and drops thumbnails of examples the learner no longer holds. */
 function setClasses(classes) {
   state.classes = classes;
+  state.photoDue = Boolean(state.photo); // the learner changed: recognise the photo again
   for (const c of classes) {
     const held = new Set(c.ids);
     const thumbs = (state.thumbs.get(c.label) ?? []).filter((t) => held.has(t.id));
@@ -198,10 +207,12 @@ async function addClass(name) {
   }
 }
 
-/** A class the grounded prior already recognises in the camera's frame is usable before its first example. */
+/** A class the grounded prior already recognises in the camera's frame (or the photo tried) is usable before its
+ * first example. */
 async function sayIfKnownAlready(label) {
-  if (!state.cameraOn || video.readyState < 2) return;
-  const current = frame();
+  const source = state.photo ?? (state.cameraOn && video.readyState >= 2 && video);
+  if (!source) return;
+  const current = frame(source);
   const { prediction } = await call("predict", { frame: current, rank: 0 }, [current]).catch(() => ({}));
   if (prediction?.label !== label || prediction.unknown) return;
   const message = $("add-message");
@@ -243,6 +254,7 @@ async function removeExample(id) {
 let recording = null; // { timer, adds, recorded }
 function startRecording(button, label) {
   if (recording || !state.ready || !state.cameraOn || state.busy) return;
+  if (state.photo) showPhoto(null, ""); // recording shows what it records: the camera
   button.setAttribute("aria-pressed", "true");
   setStatus("recording…");
   state.recording = true;
@@ -428,10 +440,13 @@ let fpsSince = performance.now();
 async function recognise() {
   // From the first frame: before any class, the page still says what the frame looks like (the grounded prior).
   // Frames follow one another as fast as the worker answers; while there is nothing to recognise, the loop polls.
-  const live = state.ready && state.cameraOn && !state.busy && !state.recording && video.readyState >= 2;
+  // A photo in place of the camera is recognised once, and again whenever the learner changes.
+  const source = state.photo ? state.photoDue && state.photo : state.cameraOn && video.readyState >= 2 && video;
+  const live = state.ready && !state.busy && !state.recording && Boolean(source);
   if (live) {
     try {
-      const current = frame();
+      state.photoDue = false;
+      const current = frame(source);
       const { prediction, looksLike } = await call("predict", { frame: current, rank: 5 }, [current]);
       showPrediction(prediction, looksLike);
       frames++;
@@ -471,6 +486,30 @@ function showPrediction(p, looksLike) {
     const text = p.unknown ? `Not one of your classes${guess}` : `This is ${p.label}`;
     if ($("announce").textContent !== text) $("announce").textContent = text;
   }
+}
+
+// ---------- a photo in place of the camera ----------
+$("try-photo").onchange = async (e) => {
+  const file = e.target.files[0];
+  e.target.value = ""; // the same photo can be chosen again
+  if (!file) return;
+  let bitmap;
+  try {
+    bitmap = await upload(file);
+  } catch {
+    return setStatus(`${file.name} is not an image this browser can read`);
+  }
+  showPhoto(bitmap, URL.createObjectURL(file));
+};
+$("back-to-camera").onclick = () => showPhoto(null, "");
+/** Recognises `bitmap` (shown from `url`) instead of the camera, or the camera again when it is null. */
+function showPhoto(bitmap, url) {
+  const img = $("photo");
+  state.photo?.close();
+  if (img.src) URL.revokeObjectURL(img.src);
+  [state.photo, state.photoDue] = [bitmap, Boolean(bitmap)];
+  bitmap ? (img.src = url) : img.removeAttribute("src");
+  img.hidden = $("back-to-camera").hidden = !bitmap;
 }
 
 // ---------- plots ----------

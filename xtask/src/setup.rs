@@ -119,9 +119,16 @@ pub const PACKAGES: &[Package] = &[
     },
 ];
 
-/// Debian packages the browser tests need: (package, a file it installs).
-const APT: &[(&str, &str)] =
-    &[("chromium", "/usr/bin/chromium"), ("chromium-driver", "/usr/bin/chromedriver"), ("ffmpeg", "/usr/bin/ffmpeg")];
+/// Debian packages the browser tests need: (package, a file it installs). Firefox ESR and WebKitGTK (its
+/// WebDriver, which brings MiniBrowser; Xvfb to give it a display) for the page in every engine.
+const APT: &[(&str, &str)] = &[
+    ("chromium", "/usr/bin/chromium"),
+    ("chromium-driver", "/usr/bin/chromedriver"),
+    ("ffmpeg", "/usr/bin/ffmpeg"),
+    ("firefox-esr", "/usr/bin/firefox-esr"),
+    ("webkit2gtk-driver", "/usr/bin/WebKitWebDriver"),
+    ("xvfb", "/usr/bin/Xvfb"),
+];
 
 /// Runs every set-up step; returns how many did work (0 when everything was in place).
 pub fn run(ctx: &Ctx) -> Result<usize> {
