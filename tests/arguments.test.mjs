@@ -16,8 +16,8 @@ const assets = process.env.CVM_ASSETS;
 
 test("no argument traps, hangs or breaks the package (Node)", { timeout: 600_000 }, async () => {
   assert.ok(assets, "CVM_ASSETS is unset: run through `cargo xtask test`");
-  const { default: init, Learner } = await import(join(pkg, "cvm_wasm.js"));
-  await init({ module_or_path: readFileSync(join(pkg, "cvm_wasm_bg.wasm")) });
+  const { default: init, Learner } = await import(join(pkg, "index.js"));
+  await init({ cpu: readFileSync(join(pkg, "cpu", "cvm_wasm_bg.wasm")) });
   const concepts = new Uint8Array(readFileSync(join(assets, "concepts-smollm2.safetensors")));
   // Without a backend, "auto" takes WebGPU where it can be reached and the CPU elsewhere (here: Node).
   const auto = await Learner.create({ concepts });
@@ -32,7 +32,7 @@ test("no argument traps, hangs or breaks the package (Chromium, with the browser
   try {
     const { lines, outcomes } = await page
       .evaluate(async () => {
-        const { default: init, Learner } = await import("/pkg/cvm_wasm.js");
+        const { default: init, Learner } = await import("/pkg/index.js");
         const { fuzzArguments, SIDE } = await import("/lib/fuzz.mjs");
         await init();
         const concepts = new Uint8Array(await (await fetch("/assets/concepts-smollm2.safetensors")).arrayBuffer());

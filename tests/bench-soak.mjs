@@ -34,8 +34,9 @@ const started = Date.now();
 let where;
 if (BACKEND === "cpu") {
   where = `Node ${process.version}, CPU backend`;
-  const { default: init, Learner } = await import(join(pkg, "cvm_wasm.js"));
-  const wasm = await init({ module_or_path: readFileSync(join(pkg, "cvm_wasm_bg.wasm")) });
+  // The build itself, not the package's index.js: its start-up hands back the wasm memory to sample.
+  const { default: init, Learner } = await import(join(pkg, "cpu", "cvm_wasm.js"));
+  const wasm = await init({ module_or_path: readFileSync(join(pkg, "cpu", "cvm_wasm_bg.wasm")) });
   const learner = await Learner.create({
     concepts: new Uint8Array(readFileSync(join(assets, "concepts-smollm2.safetensors"))),
     student: new Uint8Array(readFileSync(join(assets, "student-efficientnet-lite0.safetensors"))),
@@ -72,7 +73,7 @@ if (BACKEND === "cpu") {
   console.log(`# soak — ${cpus()[0].model} (${cpus().length} threads), ${where}, EfficientNet-Lite0 + adapter`);
   console.log("\n| phase | done | wasm memory (MB) | JS heap (MB) | GPU process resident (MB) |\n|---|---|---|---|---|");
   await page.evaluate(async ([steps, predictions]) => {
-    const { default: init, Learner } = await import("/pkg/cvm_wasm.js");
+    const { default: init, Learner } = await import("/pkg/webgpu/cvm_wasm.js");
     const { soak } = await import("/lib/soak.mjs");
     const wasm = await init();
     const blob = async (name) => new Uint8Array(await (await fetch(`/assets/${name}`)).arrayBuffer());

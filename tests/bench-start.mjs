@@ -52,7 +52,7 @@ const transfers = {};
 try {
   console.log(`# cold start — ${cpus()[0].model} (${cpus().length} threads), headless Chromium, CPU backend, loopback server\n`);
   for (const link of LINKS) {
-    const server = await serve({ "/": www }, { compress: true, ...link });
+    const server = await serve({ "/": www }, { compress: "best", ...link });
     const profile = join(dir, `profile-${link.name.replace(/\W+/g, "-")}`);
     mkdirSync(profile);
     try {

@@ -1,15 +1,16 @@
-// The package's TypeScript declarations (`pkg/cvm_wasm.d.ts`) against what the package does, so neither can move
+// The package's TypeScript declarations (`pkg/webgpu/cvm_wasm.d.ts`, identical to the CPU-only build's, re-exported
+// by `pkg/index.d.ts`) against what the package does, so neither can move
 // without the other: the class has exactly the methods and getters declared, and every value the package hands
 // back (return values, progress reports, settings) has exactly the declared fields, each of the declared type.
 // The declarations are read with the TypeScript compiler's parser; the package runs in Node (CPU backend).
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import ts from "typescript";
-import { serve } from "./lib/browser.mjs";
+import { scratchDir, serve } from "./lib/browser.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const pkg = join(here, "..", "pkg");
@@ -17,7 +18,7 @@ const assets = process.env.CVM_ASSETS;
 
 /** The declarations file's interfaces, type aliases and the `Learner` class. */
 function declarations() {
-  const text = readFileSync(join(pkg, "cvm_wasm.d.ts"), "utf8");
+  const text = readFileSync(join(pkg, "webgpu", "cvm_wasm.d.ts"), "utf8");
   const file = ts.createSourceFile("cvm_wasm.d.ts", text, ts.ScriptTarget.Latest, true);
   const interfaces = new Map();
   const aliases = new Map();
@@ -109,13 +110,16 @@ function declaredMembers() {
 
 test("the declarations and the package agree on every method and every value it returns", { timeout: 300_000 }, async () => {
   assert.ok(assets, "CVM_ASSETS is unset: run through `cargo xtask test`");
-  const { default: init, Learner } = await import(join(pkg, "cvm_wasm.js"));
-  await init({ module_or_path: readFileSync(join(pkg, "cvm_wasm_bg.wasm")) });
+  const { default: init, Learner } = await import(join(pkg, "index.js"));
+  await init({ cpu: readFileSync(join(pkg, "cpu", "cvm_wasm_bg.wasm")) });
+  const build = await import(join(pkg, "cpu", "cvm_wasm.js"));
 
-  // Methods and getters: declared ⇔ present.
+  // Methods and getters: declared ⇔ present (the statics on the package's Learner, the methods on its builds').
   const declared = declaredMembers();
   const own = (o) => Object.getOwnPropertyNames(o).filter((n) => !n.startsWith("__") && n !== "constructor");
-  const present = [...own(Learner.prototype), ...own(Learner).filter((n) => !["length", "name", "prototype"].includes(n)).map((n) => `static ${n}`)];
+  const statics = (c) => own(c).filter((n) => !["length", "name", "prototype"].includes(n)).map((n) => `static ${n}`);
+  assert.deepEqual(statics(Learner).sort(), statics(build.Learner).sort(), "the package's Learner vs its build's: statics");
+  const present = [...own(build.Learner.prototype), ...statics(Learner)];
   assert.deepEqual([...declared.keys()].sort(), present.sort(), "methods declared in the .d.ts vs present on Learner");
 
   // Values: every method called once (the concept blob fetched from a URL, so load progress is reported too).
@@ -132,6 +136,7 @@ test("the declarations and the package agree on every method and every value it 
     const progress = [];
     const options = { concepts: `${server.url}/concepts-smollm2.safetensors`, backend: "cpu", settings: { inputSize: SIDE, batchSize: 4 }, onProgress: (p) => progress.push(p) };
     const learner = await Learner.create(options);
+    assert.ok(learner instanceof Learner && learner instanceof build.Learner, "a learner on the CPU comes from the CPU-only build");
     expect(learner, returns("static create"), "create()");
     progress.forEach((p, i) => expect(p, callbackArgument("LearnerOptions", "onProgress"), `create.onProgress[${i}]`));
     assert.ok(progress.length >= 2, "create reported its download");
@@ -206,6 +211,33 @@ test("the declarations and the package agree on every method and every value it 
   } finally {
     await server.close();
   }
+});
+
+test("an app written against the package's index.d.ts type-checks, and misuse does not", () => {
+  // Each `@ts-expect-error` line must be an error: were it accepted, the directive itself would be reported.
+  const app = join(scratchDir("cvm-types-"), "app.ts");
+  writeFileSync(
+    app,
+    `import init, { Learner, preferredBackend, type Prediction, type WasmSources } from ${JSON.stringify(join(pkg, "index.js"))};
+const sources: WasmSources = { cpu: new URL("cpu.wasm", "https://example.org/") };
+await init(sources);
+const { backend, reason } = await preferredBackend("auto");
+const learner: Learner = await Learner.create({ concepts: "/concepts.safetensors", backend });
+const prediction: Prediction = await learner.predict(new ImageData(1, 1));
+const again = await Learner.load(await learner.save(), { concepts: "/concepts.safetensors" });
+again.free();
+// @ts-expect-error: init takes where the builds are, not a string
+await init("cpu.wasm");
+// @ts-expect-error: a backend is "auto", "webgpu" or "cpu"
+await preferredBackend("gpu");
+// @ts-expect-error: a learner needs its concepts
+await Learner.create({ backend: "cpu" });
+export { prediction, reason };
+`,
+  );
+  const options = { noEmit: true, strict: true, target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ESNext, moduleResolution: ts.ModuleResolutionKind.Bundler, lib: ["lib.es2022.d.ts", "lib.dom.d.ts"] };
+  const diagnostics = ts.getPreEmitDiagnostics(ts.createProgram([app], options));
+  assert.deepEqual(diagnostics.map((d) => ts.flattenDiagnosticMessageText(d.messageText, "\n")), []);
 });
 
 test("the checker finds what is wrong", () => {

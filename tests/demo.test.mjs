@@ -98,8 +98,8 @@ for (const backend of backends) {
       }
       // The package's CPU-only build is loaded first; the whole one, with WebGPU, only when WebGPU runs.
       const fetched = (build) => server.served.includes(`/generated/${build}/cvm_wasm_bg.wasm`);
-      assert.ok(fetched("pkg-cpu"), "the CPU-only build was loaded first");
-      assert.equal(fetched("pkg"), backend === "webgpu", `the build with WebGPU was ${backend === "webgpu" ? "not " : ""}loaded`);
+      assert.ok(fetched("pkg/cpu"), "the CPU-only build was loaded first");
+      assert.equal(fetched("pkg/webgpu"), backend === "webgpu", `the build with WebGPU was ${backend === "webgpu" ? "not " : ""}loaded`);
       // Recognise, again one session per thing (the state comes back from IndexedDB every time).
       let correct = 0;
       let total = 0;

@@ -2,7 +2,7 @@
 // from the cache afterwards (refreshed in the background when the network is there). The whole build, with
 // WebGPU, is fetched only by a page that uses WebGPU, and cached then.
 
-const CACHE = "cvm-demo-v3";
+const CACHE = "cvm-demo-v4";
 const SHELL = [
   "./",
   "index.html",
@@ -12,8 +12,9 @@ const SHELL = [
   "manifest.webmanifest",
   "icon.svg",
   "generated/idb-keyval.js",
-  "generated/pkg-cpu/cvm_wasm.js",
-  "generated/pkg-cpu/cvm_wasm_bg.wasm",
+  "generated/pkg/index.js",
+  "generated/pkg/cpu/cvm_wasm.js",
+  "generated/pkg/cpu/cvm_wasm_bg.wasm",
   "generated/concepts.safetensors",
   "generated/student.safetensors",
 ];

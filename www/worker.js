@@ -1,39 +1,23 @@
 // The worker owns the learner; the page owns the UI. Messages are small: { id, op, ...args } in,
 // { id, ok, result | error } out, plus { event: "progress", report } while training.
 
-// The package comes in two builds: the CPU-only one (a seventh of the size) is loaded first and says which
-// backend a preference leads to here; the whole one, with WebGPU, is fetched only when WebGPU will be used.
-const CPU_BUILD = "./generated/pkg-cpu/cvm_wasm.js";
-const WHOLE_BUILD = "./generated/pkg/cvm_wasm.js";
+import init, { Learner } from "./generated/pkg/index.js";
 
+// The package loads its CPU-only build first and fetches the one with WebGPU only when a learner needs it.
 const CONCEPTS = "./generated/concepts.safetensors";
 const STUDENT = "./generated/student.safetensors";
 
-let pkg = null; // the build in use, and the backend preference it was chosen for
-let pkgFor = null;
 let learner = null;
 let options = null;
 let lastGood = null; // snapshot bytes after the last successful change, for recovering on the CPU
-
-/** The build that can run `backend` here (loaded and initialised once). */
-async function build(backend) {
-  const load = async (url) => {
-    const module = await import(url);
-    await module.default();
-    return module;
-  };
-  const cpu = await load(CPU_BUILD);
-  const { backend: chosen } = await cpu.preferredBackend(backend);
-  return chosen === "cpu" ? cpu : await load(WHOLE_BUILD);
-}
 
 async function open(backend, settings, snapshot) {
   options = { concepts: CONCEPTS, student: STUDENT, backend, settings };
   learner?.free();
   learner = null;
-  if (pkgFor !== backend) [pkg, pkgFor] = [await build(backend), backend];
+  await init();
   // A snapshot keeps the settings it was saved with unless `settings` gives others.
-  learner = snapshot ? await pkg.Learner.load(snapshot, options) : await pkg.Learner.create(options);
+  learner = snapshot ? await Learner.load(snapshot, options) : await Learner.create(options);
   lastGood = snapshot ?? null;
   return describe();
 }

@@ -26,21 +26,55 @@ fn wasm_pack_build(ctx: &Ctx, out: &std::path::Path, extra: &[&str]) -> Result {
         .args(extra))
 }
 
-/// The package built without its WebGPU backend (in the target directory): what the page loads first.
-fn cpu_pkg_dir(ctx: &Ctx) -> PathBuf {
-    ctx.target_dir().join("pkg-cpu")
-}
+/// The package's two builds of the façade: (directory in `pkg/`, cargo arguments).
+const BUILDS: [(&str, &[&str]); 2] = [("cpu", &["--no-default-features"]), ("webgpu", &[])];
 
-/// Builds the npm package into `pkg/`.
+/// Builds the npm package into `pkg/`: the CPU-only build (`cpu/`, no WebGPU backend) and the whole one
+/// (`webgpu/`) behind one module, `index.js` (`crates/cvm-wasm/js/`), which loads the second only when a learner
+/// needs WebGPU. Both builds must declare the same API.
 pub fn pkg(ctx: &Ctx) -> Result {
-    wasm_pack_build(ctx, &pkg_dir(ctx), &[])?;
-    let wasm = pkg_dir(ctx).join("cvm_wasm_bg.wasm");
-    let raw = fs::metadata(&wasm).map_err(|e| format!("{}: {e}", wasm.display()))?.len();
-    println!(
-        "pkg: {} — {:.2} MB raw (`cargo xtask bench sizes`: every shipped file, gzip and brotli)",
-        wasm.display(),
-        raw as f64 / 1e6
-    );
+    let pkg = pkg_dir(ctx);
+    if pkg.exists() {
+        fs::remove_dir_all(&pkg).map_err(|e| format!("{}: {e}", pkg.display()))?;
+    }
+    for (dir, extra) in BUILDS {
+        wasm_pack_build(ctx, &pkg.join(dir), extra)?;
+    }
+    let read = |path: PathBuf| fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()));
+    // The API is what comes before wasm-bindgen's own start-up declarations (which list each build's internals).
+    let api = |dir: &str| {
+        read(pkg.join(dir).join("cvm_wasm.d.ts")).map(|d| d.split("export type InitInput").next().map(String::from))
+    };
+    if api("cpu")? != api("webgpu")? {
+        return Err("the CPU-only and the whole build declare different APIs (pkg/*/cvm_wasm.d.ts)".into());
+    }
+    // wasm-pack's manifest (name, version, description, licence from Cargo.toml), pointed at the wrapper.
+    let mut manifest: serde_json::Value =
+        serde_json::from_str(&read(pkg.join("webgpu/package.json"))?).map_err(|e| e.to_string())?;
+    let files = ["index.js", "index.d.ts"].into_iter().map(String::from).chain(BUILDS.iter().flat_map(|(dir, _)| {
+        ["cvm_wasm.js", "cvm_wasm.d.ts", "cvm_wasm_bg.wasm", "cvm_wasm_bg.wasm.d.ts"].map(|f| format!("{dir}/{f}"))
+    }));
+    manifest["files"] = files.collect();
+    manifest["main"] = "index.js".into();
+    manifest["types"] = "index.d.ts".into();
+    manifest["sideEffects"] = BUILDS.iter().map(|(dir, _)| format!("./{dir}/snippets/*")).collect();
+    let text = serde_json::to_string_pretty(&manifest).map_err(|e| e.to_string())? + "\n";
+    fs::write(pkg.join("package.json"), text).map_err(|e| e.to_string())?;
+    for (dir, _) in BUILDS {
+        for leftover in ["package.json", "README.md", ".gitignore"] {
+            let _ = fs::remove_file(pkg.join(dir).join(leftover));
+        }
+    }
+    let js = ctx.root.join("crates/cvm-wasm");
+    for (from, to) in [("js/index.js", "index.js"), ("js/index.d.ts", "index.d.ts"), ("README.md", "README.md")] {
+        copy(&js.join(from), &pkg.join(to))?;
+    }
+    for (dir, _) in BUILDS {
+        let wasm = pkg.join(dir).join("cvm_wasm_bg.wasm");
+        let raw = fs::metadata(&wasm).map_err(|e| format!("{}: {e}", wasm.display()))?.len();
+        println!("pkg: {} — {:.2} MB raw", wasm.display(), raw as f64 / 1e6);
+    }
+    println!("(`cargo xtask bench sizes`: every shipped file, gzip and brotli)");
     Ok(())
 }
 
@@ -67,18 +101,24 @@ fn print_sizes(title: &str, files: &[(String, PathBuf)]) -> Result {
     Ok(())
 }
 
-/// `wasm-pack test` of the façade in headless Chromium, on WebGPU (SwiftShader) and on the CPU, with the
-/// trunk's ImageNet check compiled in, and tier 1's reference losses and trunk features to compare against.
+/// `wasm-pack test` of the façade in headless Chromium, with the trunk's ImageNet check compiled in and tier 1's
+/// reference losses and trunk features to compare against: each build of the package (see [`BUILDS`]), the whole
+/// one on WebGPU (SwiftShader) and on the CPU, the CPU-only one on the CPU.
 pub fn browser_tests(ctx: &Ctx, golden_losses: &str, golden_features: &str) -> Result {
-    run(Command::new("wasm-pack")
-        .current_dir(ctx.root.join("crates/cvm-wasm"))
-        .args(["test", "--headless", "--chrome", "--release", "--", "--features", "imagenet-test"])
-        .env("CVM_ASSETS", assets::assets_dir(ctx))
-        .env("CVM_PHOTOS", ctx.data().join("foolbox"))
-        .env("CHROMEDRIVER", CHROMEDRIVER)
-        .env("WASM_BINDGEN_TEST_TIMEOUT", "1800")
-        .env("CVM_GOLDEN_LOSSES", golden_losses)
-        .env("CVM_GOLDEN_FEATURES", golden_features))
+    for (_, extra) in BUILDS.iter().rev() {
+        run(Command::new("wasm-pack")
+            .current_dir(ctx.root.join("crates/cvm-wasm"))
+            .args(["test", "--headless", "--chrome", "--release", "--"])
+            .args(*extra)
+            .args(["--features", "imagenet-test"])
+            .env("CVM_ASSETS", assets::assets_dir(ctx))
+            .env("CVM_PHOTOS", ctx.data().join("foolbox"))
+            .env("CHROMEDRIVER", CHROMEDRIVER)
+            .env("WASM_BINDGEN_TEST_TIMEOUT", "1800")
+            .env("CVM_GOLDEN_LOSSES", golden_losses)
+            .env("CVM_GOLDEN_FEATURES", golden_features))?;
+    }
+    Ok(())
 }
 
 fn npm(dir: &std::path::Path, args: &[&str]) -> Result {
@@ -90,17 +130,19 @@ fn copy(from: &std::path::Path, to: &std::path::Path) -> Result {
     fs::copy(from, to).map(|_| ()).map_err(|e| format!("{} → {}: {e}", from.display(), to.display()))
 }
 
-/// Fills `www/generated/` (ignored by git) with what the page loads besides its own files: the wasm package
-/// from `pkg/` (the very build the npm package ships) and the package built for the CPU only (`pkg-cpu/`, what
-/// the page loads first), the default concept and student blobs, and idb-keyval.
+/// Fills `www/generated/` (ignored by git) with what the page loads besides its own files: the npm package from
+/// `pkg/` as built (its `index.js` and both builds), the default concept and student blobs, and idb-keyval.
 pub fn prepare_page(ctx: &Ctx) -> Result {
     let www = ctx.root.join("www");
     let generated = www.join("generated");
     npm(&www, &["ci"])?;
-    wasm_pack_build(ctx, &cpu_pkg_dir(ctx), &["--no-default-features"])?;
-    for (from, to) in [(pkg_dir(ctx), "pkg"), (cpu_pkg_dir(ctx), "pkg-cpu")] {
+    for earlier in ["pkg", "pkg-cpu"] {
+        let _ = fs::remove_dir_all(generated.join(earlier)); // so no file of an earlier build is left beside these
+    }
+    copy(&pkg_dir(ctx).join("index.js"), &generated.join("pkg/index.js"))?;
+    for (dir, _) in BUILDS {
         for file in ["cvm_wasm.js", "cvm_wasm_bg.wasm"] {
-            copy(&from.join(file), &generated.join(to).join(file))?;
+            copy(&pkg_dir(ctx).join(dir).join(file), &generated.join("pkg").join(dir).join(file))?;
         }
     }
     copy(&assets::concept_blob(ctx, "smollm2"), &generated.join("concepts.safetensors"))?;
@@ -119,10 +161,11 @@ pub fn sizes(ctx: &Ctx) -> Result {
             .map(|f| (f.to_string(), www.join(f)))
             .chain(
                 [
-                    "pkg-cpu/cvm_wasm.js",
-                    "pkg-cpu/cvm_wasm_bg.wasm",
-                    "pkg/cvm_wasm.js",
-                    "pkg/cvm_wasm_bg.wasm",
+                    "pkg/index.js",
+                    "pkg/cpu/cvm_wasm.js",
+                    "pkg/cpu/cvm_wasm_bg.wasm",
+                    "pkg/webgpu/cvm_wasm.js",
+                    "pkg/webgpu/cvm_wasm_bg.wasm",
                     "idb-keyval.js",
                     "concepts.safetensors",
                     "student.safetensors",
@@ -132,7 +175,7 @@ pub fn sizes(ctx: &Ctx) -> Result {
             )
             .collect();
     print_sizes(
-        "What the page ships (a visitor on the CPU downloads all of it but pkg/; one on WebGPU, all of it):",
+        "What the page ships (a visitor on the CPU downloads all of it but pkg/webgpu/; one on WebGPU, all of it):",
         &shipped,
     )
 }
@@ -197,18 +240,10 @@ pub fn browser_bench(ctx: &Ctx, mode: &str, out: Option<&str>) -> Result {
     run(&mut cmd)
 }
 
-/// Builds the page with Trunk into `dist/` and serves it on loopback.
+/// Builds the page with Trunk into `dist/` and serves it on loopback, compressed.
 pub fn demo(ctx: &Ctx, port: u16) -> Result {
     prepare_page(ctx)?;
-    println!("serving the demo on http://127.0.0.1:{port}/ (Ctrl-C stops)");
-    run(Command::new("trunk").current_dir(&ctx.root).args([
-        "serve",
-        "--config",
-        "Trunk.toml",
-        "--address",
-        "127.0.0.1",
-        "--port",
-        &port.to_string(),
-        "--no-autoreload",
-    ]))
+    run(Command::new("trunk").current_dir(&ctx.root).args(["build", "--release", "--config", "Trunk.toml"]))?;
+    // Served as a static host would, compressed (Trunk's own server sends every file raw: 14 MB on a first visit).
+    run(Command::new("node").current_dir(&ctx.root).args(["tests/lib/serve.mjs", "dist", "--port", &port.to_string()]))
 }

@@ -67,6 +67,7 @@ async fn imagenet_top1_on_the_cpu() {
     assert!(correct >= 17, "top-1 {correct}/20");
 }
 
+#[cfg(feature = "webgpu")]
 #[wasm_bindgen_test]
 async fn imagenet_top1_on_webgpu() {
     let correct = top1_correct(&cvm_wasm::webgpu_device().await.unwrap()).await;
