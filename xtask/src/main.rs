@@ -122,11 +122,13 @@ fn test(ctx: &Ctx) -> Result {
         .env("CVM_GOLDEN", &golden)
         .env("CVM_GOLDEN_FEATURES", &golden_features))?;
     took("tier 1");
-    println!("\n== tier 2: the façade in headless Chromium (WebGPU and CPU) ==");
+    println!("\n== tier 2: the façade in headless Chromium (whole build: WebGPU and CPU; CPU-only build) ==");
     let read = |path: &std::path::Path| std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()));
     web::browser_tests(ctx, &read(&golden)?, &read(&golden_features)?)?;
     took("tier 2");
-    println!("\n== tiers 3 and 4: the demo page end to end, and the npm package in an app ==");
+    println!(
+        "\n== tiers 3 and 4: the demo page end to end, and the npm package in an app (Chromium, Firefox ESR, WebKit) =="
+    );
     web::pkg(ctx)?;
     web::prepare_page(ctx)?;
     web::node_tests(ctx)?;

@@ -77,6 +77,7 @@ async fn learns(backend: &str) {
 }
 
 /// The WebGPU adapter's description (vendor, architecture, device, description), as the browser gives it.
+#[cfg(feature = "webgpu")]
 async fn adapter_description() -> String {
     let gpu = field(&field(&js_sys::global(), "navigator"), "gpu");
     let request: js_sys::Function = field(&gpu, "requestAdapter").unchecked_into();

@@ -133,7 +133,7 @@ async fn the_pages_frames_take_the_cores_preprocessing_path() {
             .into_data_async()
             .await
             .unwrap()
-            .to_vec::<f32>()
+            .try_to_vec::<f32>()
             .unwrap();
         assert_eq!(page.len(), native.len());
         let largest = page.iter().zip(&native).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
