@@ -69,13 +69,49 @@ pub fn pkg(ctx: &Ctx) -> Result {
     for (from, to) in [("js/index.js", "index.js"), ("js/index.d.ts", "index.d.ts"), ("README.md", "README.md")] {
         copy(&js.join(from), &pkg.join(to))?;
     }
+    // Shipped without function names; the named wasm (readable panic traces) is kept in the target directory.
     for (dir, _) in BUILDS {
         let wasm = pkg.join(dir).join("cvm_wasm_bg.wasm");
-        let raw = fs::metadata(&wasm).map_err(|e| format!("{}: {e}", wasm.display()))?.len();
-        println!("pkg: {} — {:.2} MB raw", wasm.display(), raw as f64 / 1e6);
+        let named = fs::read(&wasm).map_err(|e| format!("{}: {e}", wasm.display()))?;
+        let stripped = without_names(&named).map_err(|e| format!("{}: {e}", wasm.display()))?;
+        let keep = named_wasm_dir(ctx).join(dir).join("cvm_wasm_bg.wasm");
+        fs::create_dir_all(keep.parent().expect("has a parent")).map_err(|e| e.to_string())?;
+        fs::write(&keep, &named).and_then(|()| fs::write(&wasm, &stripped)).map_err(|e| e.to_string())?;
+        println!(
+            "pkg: {} — {:.2} MB raw ({:.2} MB with names: {})",
+            wasm.display(),
+            mb(&stripped),
+            mb(&named),
+            keep.display()
+        );
     }
     println!("(`cargo xtask bench sizes`: every shipped file, gzip and brotli)");
     Ok(())
+}
+
+fn mb(bytes: &[u8]) -> f64 {
+    bytes.len() as f64 / 1e6
+}
+
+/// Where `pkg` keeps each build's wasm with its function names: put one in place of the shipped file for panic
+/// traces that name Rust functions.
+fn named_wasm_dir(ctx: &Ctx) -> PathBuf {
+    ctx.target_dir().join("wasm-with-names")
+}
+
+/// `wasm` without its `name` custom section (function names, for stack traces only); every other section as is.
+fn without_names(wasm: &[u8]) -> Result<Vec<u8>> {
+    let mut module = wasm_encoder::Module::new();
+    for payload in wasmparser::Parser::new(0).parse_all(wasm) {
+        let payload = payload.map_err(|e| e.to_string())?;
+        if matches!(&payload, wasmparser::Payload::CustomSection(c) if c.name() == "name") {
+            continue;
+        }
+        if let Some((id, range)) = payload.as_section() {
+            module.section(&wasm_encoder::RawSection { id, data: &wasm[range] });
+        }
+    }
+    Ok(module.finish())
 }
 
 /// Prints, as a Markdown table, the size of each file raw, gzip (best) and brotli (quality 11): what a visitor's
