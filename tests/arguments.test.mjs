@@ -23,6 +23,8 @@ test("no argument traps, hangs or breaks the package (Node)", { timeout: 600_000
   const auto = await Learner.create({ concepts });
   assert.equal(auto.backend, "cpu");
   auto.free();
+  // Asked for WebGPU where there is none, the package says so (the CPU-only build answers; the whole one stays unloaded).
+  await assert.rejects(Learner.create({ concepts, backend: "webgpu" }), /^Error: WebGPU is not available here/);
   for (const line of await fuzzArguments({ Learner, concepts })) console.log(`arguments (Node): ${line}`);
 });
 

@@ -29,7 +29,8 @@ export default function init(wasm) {
 /** The build that runs `preference` here: the CPU-only one, or the whole one once WebGPU is chosen. */
 async function buildFor(preference) {
   const { backend } = await preferredBackend(preference ?? "auto");
-  if (backend === "cpu") return cpu;
+  // Where there is no WebGPU at all (Node, most workers), the CPU-only build answers a request for it: it says so.
+  if (backend === "cpu" || !globalThis.navigator?.gpu) return cpu;
   whole ??= import("./webgpu/cvm_wasm.js").then(async (build) => {
     await build.default(sources.webgpu === undefined ? undefined : { module_or_path: sources.webgpu });
     return (wholeBuild = build);

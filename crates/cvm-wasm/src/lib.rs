@@ -247,9 +247,7 @@ pub async fn webgpu_device() -> Result<Device> {
         return Ok(device);
     }
     if !webgpu_reachable() {
-        return Err(Error::msg(
-            "WebGPU is not available here: this context has no navigator.gpu, or is neither a window nor a dedicated worker",
-        ));
+        return Err(Error::msg(NO_WEBGPU_HERE));
     }
     let device = Device::wgpu_options()
         .init_async()
@@ -262,8 +260,16 @@ pub async fn webgpu_device() -> Result<Device> {
 /// Without the `webgpu` feature (a CPU-only build) there is no WebGPU device to start.
 #[cfg(not(feature = "webgpu"))]
 pub async fn webgpu_device() -> Result<Device> {
-    Err(Error::msg("this build of the package runs on the CPU only: it has no WebGPU backend"))
+    Err(Error::msg(if webgpu_reachable() {
+        "this build of the package runs on the CPU only: it has no WebGPU backend"
+    } else {
+        NO_WEBGPU_HERE
+    }))
 }
+
+/// Why WebGPU cannot be used where [`webgpu_reachable`] is false.
+const NO_WEBGPU_HERE: &str =
+    "WebGPU is not available here: this context has no navigator.gpu, or is neither a window nor a dedicated worker";
 
 /// Whether wgpu can reach WebGPU from here: it does so only from a window or a dedicated worker (anywhere else,
 /// a shared or service worker or Node, it panics), and only where the browser exposes `navigator.gpu`.
@@ -319,7 +325,7 @@ enum Adapter {
 async fn adapter() -> Adapter {
     let missing = |why: &str| Adapter::Missing(format!("WebGPU is not available here: {why}"));
     if !webgpu_reachable() {
-        return missing("this context has no navigator.gpu, or is neither a window nor a dedicated worker");
+        return Adapter::Missing(NO_WEBGPU_HERE.into());
     }
     let gpu = get(&get(&js_sys::global(), "navigator"), "gpu");
     let requested = match get(&gpu, "requestAdapter").dyn_into::<Function>().and_then(|f| f.call0(&gpu)) {
