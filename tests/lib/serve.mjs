@@ -6,7 +6,7 @@
 import { createServer } from "node:http";
 import { readFile, stat } from "node:fs/promises";
 import { brotliCompress, constants, gzip } from "node:zlib";
-import { extname, join, normalize, resolve } from "node:path";
+import { extname, join, normalize, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 
@@ -45,7 +45,7 @@ export async function serve(routes, { compress = null, bitsPerSecond = 0, latenc
     for (const [prefix, dir] of Object.entries(routes)) {
       if (!path.startsWith(prefix)) continue;
       let file = normalize(join(dir, path.slice(prefix.length)));
-      if (!file.startsWith(normalize(dir))) break;
+      if (file !== normalize(dir) && !file.startsWith(join(dir, sep))) break; // nothing outside `dir`
       try {
         let info = await stat(file);
         if (info.isDirectory()) [file, info] = [join(file, "index.html"), await stat(join(file, "index.html"))];
