@@ -86,7 +86,7 @@ for (const [engine, start] of [
       t.diagnostic(`${b.name}: backend ${covers.backend} (${covers.why}); navigator.gpu ${covers.webgpu ? "present" : "absent"}; camera: ${covers.camera}`);
 
       for (const [name, files] of photos) {
-        // The button rather than Enter: WebKit did not submit the form on an Enter sent through WebDriver.
+        // The button rather than Enter: in WebKit the first Enter goes to the suggestion list, only a second submits.
         await b.type('[data-testid="concept-input"]', name);
         await b.click('[data-testid="add-class"]');
         await until(() => b.evaluate((name) => Boolean(document.querySelector(`[data-testid="class-card"][data-class="${name}"]`)), name), 60_000, `the card of ${name}`);
