@@ -1,9 +1,9 @@
 // The worker owns the learner; the page owns the UI. Messages are small: { id, op, ...args } in,
 // { id, ok, result | error } out, plus { event: "progress", report } while training.
 
+// The package loads its CPU-only build first and fetches the one with WebGPU only when a learner needs it.
 import init, { Learner } from "./generated/pkg/index.js";
 
-// The package loads its CPU-only build first and fetches the one with WebGPU only when a learner needs it.
 const CONCEPTS = "./generated/concepts.safetensors";
 const STUDENT = "./generated/student.safetensors";
 
