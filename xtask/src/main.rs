@@ -138,14 +138,20 @@ fn test(ctx: &Ctx) -> Result {
 }
 
 /// `cargo fmt --check` and `cargo clippy -D warnings` of the native crates; with `facade`, also of the wasm
-/// façade for wasm32 (left out of the test command: checking burn's WebGPU stack for wasm32 takes four minutes
-/// on a fresh machine).
+/// façade for wasm32, as each of the package's builds (left out of the test command: checking burn's WebGPU stack
+/// for wasm32 takes four minutes on a fresh machine).
 fn lint(ctx: &Ctx, facade: bool) -> Result {
     run(ctx.cargo().args(["fmt", "--all", "--check"]))?;
     let deny = ["--all-targets", "--", "-D", "warnings"];
     run(ctx.cargo().args(["clippy", "--workspace", "--exclude", "cvm-wasm"]).args(deny))?;
     if facade {
-        run(ctx.cargo().args(["clippy", "-p", "cvm-wasm", "--target", "wasm32-unknown-unknown"]).args(deny))?;
+        for features in [&[][..], &["--no-default-features"]] {
+            run(ctx
+                .cargo()
+                .args(["clippy", "-p", "cvm-wasm", "--target", "wasm32-unknown-unknown"])
+                .args(features)
+                .args(deny))?;
+        }
     }
     Ok(())
 }
