@@ -86,10 +86,11 @@ async function startCamera() {
     $("camera-message").hidden = true;
   } catch (error) {
     // No device reads NotFoundError in most engines, OverconstrainedError in WebKit.
+    const none = "No camera found. You can still upload images and try photos.";
     const problem = {
       NotAllowedError: "Camera access was denied. Allow it in the address bar and reload — or upload images and try photos instead.",
-      NotFoundError: "No camera found. You can still upload images and try photos.",
-      OverconstrainedError: "No camera found. You can still upload images and try photos.",
+      NotFoundError: none,
+      OverconstrainedError: none,
     }[error?.name];
     cameraProblem(problem ?? `No camera available (${error?.message ?? error}). You can still upload images and try photos.`);
   }
@@ -99,6 +100,11 @@ function cameraProblem(text) {
   $("camera-message").textContent = text;
   $("camera-message").hidden = false;
   document.body.dataset.camera = "off";
+}
+/** What the page shows and recognises: the photo tried in place of the camera, else the camera once it has a
+ * frame, else null. */
+function shown() {
+  return state.photo ?? (state.cameraOn && video.readyState >= 2 ? video : null);
 }
 /** The current camera frame (or an uploaded image), whole, as a transferable ImageBitmap. */
 function frame(source = video) {
@@ -210,7 +216,7 @@ async function addClass(name) {
 /** A class the grounded prior already recognises in the camera's frame (or the photo tried) is usable before its
  * first example. */
 async function sayIfKnownAlready(label) {
-  const source = state.photo ?? (state.cameraOn && video.readyState >= 2 && video);
+  const source = shown();
   if (!source) return;
   const current = frame(source);
   const { prediction } = await call("predict", { frame: current, rank: 0 }, [current]).catch(() => ({}));
@@ -441,8 +447,9 @@ async function recognise() {
   // From the first frame: before any class, the page still says what the frame looks like (the grounded prior).
   // Frames follow one another as fast as the worker answers; while there is nothing to recognise, the loop polls.
   // A photo in place of the camera is recognised once, and again whenever the learner changes.
-  const source = state.photo ? state.photoDue && state.photo : state.cameraOn && video.readyState >= 2 && video;
-  const live = state.ready && !state.busy && !state.recording && Boolean(source);
+  const source = shown();
+  const due = source !== null && (source !== state.photo || state.photoDue);
+  const live = state.ready && !state.busy && !state.recording && due;
   if (live) {
     try {
       state.photoDue = false;

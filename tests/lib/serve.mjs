@@ -24,7 +24,7 @@ const TYPES = {
 };
 
 /** Compression settings: "best" as files compressed ahead of time for a static host, "fast" as a server that
- * compresses on the fly (about 3 % larger, 15× faster to make). */
+ * compresses on the fly (the page's first visit 2 % larger, its wasm 14 %; 15× faster to make). */
 const LEVELS = {
   best: { br: { params: { [constants.BROTLI_PARAM_QUALITY]: 11, [constants.BROTLI_PARAM_LGWIN]: 24 } }, gzip: { level: 9 } },
   fast: { br: { params: { [constants.BROTLI_PARAM_QUALITY]: 9, [constants.BROTLI_PARAM_LGWIN]: 24 } }, gzip: { level: 6 } },
@@ -58,14 +58,16 @@ export async function serve(routes, { compress = null, bitsPerSecond = 0, latenc
           res.end();
           return;
         }
-        let body = await readFile(file);
         const accepted = compress ? (req.headers["accept-encoding"] ?? "") : "";
         const encoding = /\bbr\b/.test(accepted) ? "br" : /\bgzip\b/.test(accepted) ? "gzip" : null;
+        let body;
         if (encoding) {
           const key = `${compress}:${encoding}:${etag}:${file}`;
-          if (!encoded.has(key)) encoded.set(key, COMPRESSORS[encoding](body, LEVELS[compress][encoding]));
+          if (!encoded.has(key)) encoded.set(key, readFile(file).then((raw) => COMPRESSORS[encoding](raw, LEVELS[compress][encoding])));
           body = await encoded.get(key);
           Object.assign(headers, { "content-encoding": encoding, vary: "accept-encoding" });
+        } else {
+          body = await readFile(file);
         }
         res.writeHead(200, { ...headers, "content-length": body.length });
         sent.set(path, (sent.get(path) ?? 0) + body.length);

@@ -6,6 +6,8 @@
 import initCpu, * as cpu from "./cpu/cvm_wasm.js";
 
 let sources = {}; // where each build's wasm is, when not beside its module
+/** A build's start-up argument for `source` (none: the wasm beside the build's module). */
+const input = (source) => (source === undefined ? undefined : { module_or_path: source });
 let cpuReady = null;
 let whole = null; // the whole build, as a promise once asked for
 let wholeBuild = null; // …and once started
@@ -18,7 +20,7 @@ export default function init(wasm) {
   }
   if (!cpuReady) {
     sources = { ...wasm };
-    cpuReady = initCpu(sources.cpu === undefined ? undefined : { module_or_path: sources.cpu }).catch((error) => {
+    cpuReady = initCpu(input(sources.cpu)).catch((error) => {
       cpuReady = null; // a failed start can be tried again
       throw error;
     });
@@ -32,7 +34,7 @@ async function buildFor(preference) {
   // Where there is no WebGPU at all (Node, most workers), the CPU-only build answers a request for it: it says so.
   if (backend === "cpu" || !globalThis.navigator?.gpu) return cpu;
   whole ??= import("./webgpu/cvm_wasm.js").then(async (build) => {
-    await build.default(sources.webgpu === undefined ? undefined : { module_or_path: sources.webgpu });
+    await build.default(input(sources.webgpu));
     return (wholeBuild = build);
   });
   return whole.catch((error) => {
