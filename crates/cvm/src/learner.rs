@@ -24,7 +24,7 @@ use crate::concepts::{ConceptSpace, concept_key};
 use crate::error::{CvmError, Result};
 use crate::image::{ImageView, Preprocessor};
 use crate::memory::{ReplayMemory, Samples};
-use crate::objective::{HeadKind, Incoming, LinearHead, MASKED, Objective, StepScores, cosines};
+use crate::objective::{Head, HeadKind, Incoming, MASKED, Objective, StepScores, cosines};
 use crate::openset::NearestExamples;
 use crate::params::{self, to_f32};
 use crate::pretrained::Trunk;
@@ -172,8 +172,8 @@ pub struct Learner {
     pub(crate) config: LearnerConfig,
     pub(crate) concepts: Arc<ConceptSpace>,
     pub(crate) device: Device,
-    pub(crate) student: Student,
-    pub(crate) head: Option<LinearHead>,
+    /// The student and its head: the trainable part, stepped whole.
+    pub(crate) network: Network,
     /// Frozen pretrained trunk of the adapter student.
     pub(crate) trunk: Option<Trunk>,
     /// The grounded prior the student's output is added to (see [`crate::prior`]).
@@ -183,8 +183,6 @@ pub struct Learner {
     prior_of_example: HashMap<u32, Vec<f32>>,
     optimizer: ModuleOptimizer,
     pub(crate) classes: Vec<Class>,
-    /// Unit anchors of the known classes, `[K, d]` (anchor heads only).
-    anchors: Option<Tensor<2>>,
     pub(crate) memory: ReplayMemory,
     /// Frozen copy of the trainable part as the last `train` left it, and how many classes it knew.
     pub(crate) previous: Option<(Network, usize)>,
@@ -213,11 +211,36 @@ impl std::fmt::Debug for Learner {
     }
 }
 
-/// The trainable part: student plus the optional linear head.
+/// The trainable part: the student and the head that scores its concept vectors against the classes.
 #[derive(Module, Debug)]
 pub(crate) struct Network {
     pub student: Student,
-    pub head: Option<LinearHead>,
+    pub head: Head,
+}
+
+/// What a learner holds besides its config and parameters: nothing when fresh; when restored, what its snapshot
+/// held.
+pub(crate) struct Held {
+    pub classes: Vec<Class>,
+    pub memory: ReplayMemory,
+    pub pending: Samples,
+    /// The frozen copy of the network the distillation compares against, and how many classes it knew.
+    pub previous: Option<(Network, usize)>,
+    pub train_events: u64,
+    pub next_example: u32,
+}
+
+impl Held {
+    fn none(config: &LearnerConfig) -> Self {
+        Self {
+            classes: Vec::new(),
+            memory: ReplayMemory::new(config.memory_slots(), config.stored_len(), config.seed),
+            pending: Samples::default(),
+            previous: None,
+            train_events: 0,
+            next_example: 0,
+        }
+    }
 }
 
 /// Raw concept-space vectors `[B, d]` of student inputs: the student's output, plus the prior's concept vectors
@@ -230,17 +253,9 @@ fn concept_vectors(student: &Student, prior: Option<Tensor<2>>, x: Tensor<2>) ->
 }
 
 impl Network {
-    /// Scores `[B, classes]` of samples `x`: cosines to the first `classes` anchors, or linear logits.
-    fn scores(&self, x: Tensor<2>, prior: Option<Tensor<2>>, anchors: Option<&Tensor<2>>, classes: usize) -> Tensor<2> {
-        let z = concept_vectors(&self.student, prior, x);
-        match (&self.head, anchors) {
-            (Some(head), _) => head.forward(z, classes),
-            (None, Some(anchors)) => {
-                let [_, d] = anchors.dims();
-                cosines(z, anchors.clone().slice([0..classes, 0..d]))
-            }
-            (None, None) => unreachable!("an anchor head has anchors once a class exists"),
-        }
+    /// Scores `[B, classes]` of samples `x` (see [`Head::scores`]).
+    fn scores(&self, x: Tensor<2>, prior: Option<Tensor<2>>, classes: usize) -> Tensor<2> {
+        self.head.scores(concept_vectors(&self.student, prior, x), classes)
     }
 }
 
@@ -277,17 +292,19 @@ impl Learner {
             student.projection.bias =
                 student.projection.bias.map(|b| burn::module::Param::from_tensor(b.val().zeros_like()));
         }
-        let head = (config.head == HeadKind::Linear).then(|| LinearHead::new(concepts.dim(), 16, &device));
-        Self::assemble(config, concepts, trunk, device, student, head)
+        let network = Network { head: Head::new(config.head, concepts.dim(), &device), student };
+        let held = Held::none(&config);
+        Self::assemble(config, concepts, trunk, device, network, held)
     }
 
+    /// A learner from its parts: a fresh one holds nothing yet, a restored one what its snapshot held.
     pub(crate) fn assemble(
         config: LearnerConfig,
         concepts: Arc<ConceptSpace>,
         trunk: Option<Trunk>,
         device: Device,
-        student: Student,
-        head: Option<LinearHead>,
+        network: Network,
+        held: Held,
     ) -> Result<Self> {
         match (&trunk, config.student.has_trunk()) {
             (None, true) => return Err(CvmError::arg("this student needs a pretrained trunk: load a student blob")),
@@ -306,27 +323,28 @@ impl Learner {
             (Some(trunk), true) => Some(ConceptPrior::new(trunk, &concepts)?),
             _ => None,
         };
-        Ok(Self {
+        let Held { classes, memory, pending, previous, train_events, next_example } = held;
+        let mut learner = Self {
             prior,
-            memory: ReplayMemory::new(config.memory_slots(), config.stored_len(), config.seed),
-            previous: None,
+            memory,
+            previous,
             open_set: None,
             prior_of_example: HashMap::new(),
             optimizer: AdamConfig::new().init(),
             scratch: Vec::new(),
             preprocessor,
-            student,
-            head,
+            network,
             trunk,
-            classes: Vec::new(),
-            anchors: None,
-            pending: Samples::default(),
-            train_events: 0,
-            next_example: 0,
+            classes,
+            pending,
+            train_events,
+            next_example,
             config,
             concepts,
             device,
-        })
+        };
+        learner.refresh_head();
+        Ok(learner)
     }
 
     pub fn config(&self) -> &LearnerConfig {
@@ -426,46 +444,25 @@ impl Learner {
         let label = index as u32;
         self.memory.remove_class(label);
         self.pending.remove_class(self.config.student.sample_len(), label);
-        if let Some(head) = self.head.take() {
-            // Drop the removed column: keep the others in order.
-            let [dim, cap] = head.weight.dims();
-            let keep: Vec<i64> = (0..cap as i64).filter(|&c| c != index as i64).chain([index as i64]).collect();
-            let idx = Tensor::<1, Int>::from_data(TensorData::new(keep, [cap]), &self.device);
-            let weight = head.weight.val().select(1, idx.clone()).detach();
-            let bias = head.bias.val().select(0, idx).detach();
-            let _ = dim;
-            self.head = Some(LinearHead {
-                weight: burn::module::Param::from_tensor(weight),
-                bias: burn::module::Param::from_tensor(bias),
-            });
+        if let Head::Linear(head) = &mut self.network.head {
+            *head = head.clone().without(index);
         }
         self.refresh_head();
         Ok(())
     }
 
-    /// Rebuilds the anchor matrix (anchor heads) or grows the linear head for the current classes.
-    pub(crate) fn refresh_head(&mut self) {
-        let dim = self.concepts.dim();
-        if let Some(head) = self.head.take() {
-            self.head = Some(head.grown(self.classes.len()));
+    /// Fits the head to the current classes: the anchor matrix rebuilt, or the linear head grown.
+    fn refresh_head(&mut self) {
+        let head = &mut self.network.head;
+        match head {
+            Head::Anchors(_) => *head = anchor_head(&self.config, &self.concepts, &self.classes, &self.device),
+            Head::Linear(linear) => *linear = linear.clone().grown(self.classes.len()),
         }
-        if !self.config.head.uses_anchors() || self.classes.is_empty() {
-            self.anchors = None;
-            return;
-        }
-        let mut rows = Vec::with_capacity(self.classes.len() * dim);
-        for class in &self.classes {
-            rows.extend(self.anchor_of(class));
-        }
-        self.anchors = Some(Tensor::from_data(TensorData::new(rows, [self.classes.len(), dim]), &self.device));
     }
 
-    /// Unit anchor of a class: its concept row, or a random unit vector seeded by (seed, key).
+    /// Unit anchor of a class (see [`anchor`]).
     pub fn anchor_of(&self, class: &Class) -> Vec<f32> {
-        match (self.config.head, class.concept) {
-            (HeadKind::Concepts, Some(i)) => self.concepts.embedding(i).to_vec(),
-            _ => random_anchor(self.config.seed, &class.key, self.concepts.dim()),
-        }
+        anchor(&self.config, &self.concepts, class)
     }
 
     /// Stores examples of class `class` for the next training round: preprocessed pixels, or (with a trunk)
@@ -683,12 +680,12 @@ impl Learner {
     async fn end_experience(&mut self) -> Result<()> {
         let len = self.config.student.sample_len();
         let pending = std::mem::take(&mut self.pending);
-        let network = Network { student: self.student.clone(), head: self.head.clone() };
+        let network = self.network.clone();
         let stored_scores = if self.config.stored_len() > len && !pending.is_empty() {
             let k = self.classes.len().min(SCORE_SLOTS);
             let x = Tensor::<2>::from_data(TensorData::new(pending.data.clone(), [pending.len(), len]), &self.device);
             let prior = self.prior.as_ref().map(|p| p.embed(x.clone()));
-            to_f32(network.scores(x, prior, self.anchors.as_ref(), k).into_data_async().await?)?
+            to_f32(network.scores(x, prior, k).into_data_async().await?)?
                 .chunks_exact(k)
                 .map(|row| {
                     let mut slots = row.to_vec();
@@ -724,7 +721,7 @@ impl Learner {
             &self.device,
         );
         let y = Tensor::<1, Int>::from_data(TensorData::new(batch.labels.clone(), [b]), &self.device);
-        let network = Network { student: self.student.clone(), head: self.head.clone() };
+        let network = self.network.clone();
         let prior = self.prior.is_some().then(|| {
             Tensor::<2>::from_data(
                 TensorData::new(batch.prior.clone(), [b, self.concepts.dim()]),
@@ -733,7 +730,7 @@ impl Learner {
         });
         let previous = match &self.previous {
             Some((previous, known)) if *known > 0 && self.config.objective.distill_weight > 0.0 => {
-                Some(previous.scores(x.clone(), prior.clone(), self.anchors.as_ref(), (*known).min(k)).detach())
+                Some(previous.scores(x.clone(), prior.clone(), (*known).min(k)).detach())
             }
             _ => None,
         };
@@ -748,8 +745,8 @@ impl Learner {
         });
         let mask = plan.mask(batch, k).map(|m| Tensor::<2>::from_data(TensorData::new(m, [b, k]), &self.device));
         let step = StepScores {
-            scores: network.scores(x, prior, self.anchors.as_ref(), k),
-            cosines: self.anchors.is_some(),
+            cosines: network.head.scores_cosines(),
+            scores: network.scores(x, prior, k),
             targets: y.clone(),
             mask,
             previous,
@@ -758,9 +755,7 @@ impl Learner {
         let (loss, logits) = self.config.objective.loss(step);
         let hits = logits.argmax(1).squeeze_dim::<1>(1).equal(y).int().sum();
         let grads = GradientsParams::from_grads(loss.backward(), &network);
-        let network = self.optimizer.step(self.config.learning_rate, network, grads);
-        self.student = network.student;
-        self.head = network.head;
+        self.network = self.optimizer.step(self.config.learning_rate, network, grads);
         (loss.detach(), hits)
     }
 
@@ -861,7 +856,7 @@ impl Learner {
         }
         // The prior's own view: classes known only by name, and frames none of the taught classes, are judged by it.
         let by_prior = self.prior.as_ref().map(|prior| prior.embed(x.clone()));
-        let z = concept_vectors(&self.student.valid(), by_prior.clone(), x.clone());
+        let z = concept_vectors(&self.network.student.valid(), by_prior.clone(), x.clone());
         let mut transaction = Transaction::default();
         if classes > 0 {
             transaction = transaction.register(x);
@@ -915,13 +910,13 @@ impl Learner {
     /// and its corrections for the taught classes would only mislead.
     fn class_scores(&self, z: Tensor<2>, by_prior: Option<Tensor<2>>) -> (Tensor<2>, Tensor<2>) {
         let classes = self.classes.len();
-        match (&self.head, &self.anchors) {
-            (Some(head), _) => {
-                let p = softmax(head.valid().forward(z, classes), 1);
+        match self.network.head.valid() {
+            Head::Linear(head) => {
+                let p = softmax(head.forward(z, classes), 1);
                 (p.clone(), p)
             }
-            (None, Some(anchors)) => {
-                let mut cos = cosines(z, anchors.clone().inner());
+            Head::Anchors(anchors) => {
+                let mut cos = cosines(z, anchors.clone());
                 let taught = self.taught();
                 if let (Some(by_prior), true) = (by_prior, taught.contains(&false)) {
                     let mask = Tensor::<1>::from_data(
@@ -929,11 +924,10 @@ impl Learner {
                         &cos.device(),
                     )
                     .unsqueeze_dim::<2>(0);
-                    cos = cos * mask.clone() + cosines(by_prior, anchors.clone().inner()) * (mask.neg() + 1.0);
+                    cos = cos * mask.clone() + cosines(by_prior, anchors) * (mask.neg() + 1.0);
                 }
                 (softmax(cos.clone().mul_scalar(self.config.objective.scale), 1), cos)
             }
-            (None, None) => unreachable!("classes exist, so an anchor matrix exists"),
         }
     }
 
@@ -995,7 +989,7 @@ impl Learner {
 
     async fn embed(&self, x: Tensor<2>) -> Result<Vec<f32>> {
         let prior = self.prior.as_ref().map(|p| p.embed(x.clone()));
-        let z = crate::objective::normalize_rows(concept_vectors(&self.student.valid(), prior, x));
+        let z = crate::objective::normalize_rows(concept_vectors(&self.network.student.valid(), prior, x));
         to_f32(z.into_data_async().await?)
     }
 
@@ -1107,6 +1101,20 @@ impl BatchPlan {
         }
         Some(mask)
     }
+}
+
+/// Unit anchor of a class: its concept row (concept head), or a random unit vector seeded by (seed, key).
+fn anchor(config: &LearnerConfig, concepts: &ConceptSpace, class: &Class) -> Vec<f32> {
+    match (config.head, class.concept) {
+        (HeadKind::Concepts, Some(i)) => concepts.embedding(i).to_vec(),
+        _ => random_anchor(config.seed, &class.key, concepts.dim()),
+    }
+}
+
+/// The anchor head of `classes`.
+pub(crate) fn anchor_head(config: &LearnerConfig, concepts: &ConceptSpace, classes: &[Class], device: &Device) -> Head {
+    let rows = classes.iter().flat_map(|class| anchor(config, concepts, class)).collect();
+    Head::anchors(rows, concepts.dim(), device)
 }
 
 /// A unit vector from a normal distribution seeded by `(seed, key)`: stable per class name.

@@ -14,6 +14,7 @@
 
 use burn::module::Param;
 use burn::prelude::*;
+use burn::tensor::TensorData;
 use burn::tensor::activation::{log_softmax, relu};
 use serde::{Deserialize, Serialize};
 
@@ -271,12 +272,65 @@ impl LinearHead {
         let bias = Tensor::cat(vec![self.bias.val(), Tensor::zeros([capacity - old], &device)], 0).detach();
         Self { weight: Param::from_tensor(weight), bias: Param::from_tensor(bias) }
     }
+
+    /// The head without class `index`'s column: the later ones move down by one, the capacity stays.
+    pub fn without(self, index: usize) -> Self {
+        let cap = self.capacity();
+        let keep: Vec<i64> = (0..cap as i64).filter(|&c| c != index as i64).chain([index as i64]).collect();
+        let keep = Tensor::<1, Int>::from_data(TensorData::new(keep, [cap]), &self.weight.device());
+        let weight = self.weight.val().select(1, keep.clone()).detach();
+        let bias = self.bias.val().select(0, keep).detach();
+        Self { weight: Param::from_tensor(weight), bias: Param::from_tensor(bias) }
+    }
+}
+
+/// How concept vectors become class scores: a learner has exactly one head, of the kind its config names.
+#[derive(Module, Debug)]
+pub enum Head {
+    /// Cosines to fixed unit anchors, a row per known class (one zero row before the first class, as a tensor
+    /// is never empty): never trained, rebuilt as classes come and go.
+    Anchors(Tensor<2>),
+    /// Logits of a linear classifier trained with the student.
+    Linear(LinearHead),
+}
+
+impl Head {
+    /// A head of `kind` for concept vectors of `dim`, before the first class.
+    pub fn new(kind: HeadKind, dim: usize, device: &Device) -> Self {
+        match kind {
+            HeadKind::Linear => Self::Linear(LinearHead::new(dim, 16, device)),
+            HeadKind::Concepts | HeadKind::RandomAnchors => Self::anchors(Vec::new(), dim, device),
+        }
+    }
+
+    /// An anchor head over unit `rows` (`[K × dim]`, row-major).
+    pub fn anchors(rows: Vec<f32>, dim: usize, device: &Device) -> Self {
+        let rows = if rows.is_empty() { vec![0.0; dim] } else { rows };
+        let k = rows.len() / dim;
+        Self::Anchors(Tensor::from_data(TensorData::new(rows, [k, dim]), device))
+    }
+
+    /// Scores `[B, classes]` of raw concept vectors `z [B, d]`: cosines to the first `classes` anchors, or
+    /// linear logits.
+    pub fn scores(&self, z: Tensor<2>, classes: usize) -> Tensor<2> {
+        match self {
+            Self::Anchors(anchors) => {
+                let [_, d] = anchors.dims();
+                cosines(z, anchors.clone().slice([0..classes, 0..d]))
+            }
+            Self::Linear(head) => head.forward(z, classes),
+        }
+    }
+
+    /// Whether the scores are cosines (to be scaled into logits) rather than logits.
+    pub fn scores_cosines(&self) -> bool {
+        matches!(self, Self::Anchors(_))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use burn::tensor::TensorData;
 
     fn device() -> Device {
         Device::flex()

@@ -22,9 +22,9 @@ use sha2::{Digest, Sha256};
 use crate::blob::{self, Metadata, OwnedTensor};
 use crate::concepts::ConceptSpace;
 use crate::error::{CvmError, Result};
-use crate::learner::{Class, Learner, Network};
+use crate::learner::{Class, Held, Learner, Network, anchor_head};
 use crate::memory::{ReplayMemory, Samples};
-use crate::objective::{HeadKind, LinearHead};
+use crate::objective::{Head, HeadKind, LinearHead};
 use crate::params::{self, HostParam};
 use crate::pretrained::Trunk;
 use crate::student::Student;
@@ -52,8 +52,9 @@ fn param_tensors(prefix: &str, params: Vec<HostParam>) -> impl Iterator<Item = O
 impl Learner {
     /// Serialises the learner (parameters gathered with one async readback).
     pub async fn snapshot(&self) -> Result<Vec<u8>> {
-        let mut tensors: Vec<OwnedTensor> = param_tensors("student", params::export(&self.student).await?).collect();
-        if let Some(head) = &self.head {
+        let network = &self.network;
+        let mut tensors: Vec<OwnedTensor> = param_tensors("student", params::export(&network.student).await?).collect();
+        if let Head::Linear(head) = &network.head {
             tensors.extend(param_tensors("head", params::export(head).await?));
         }
         if let Some((previous, _)) = &self.previous {
@@ -181,20 +182,23 @@ impl Learner {
             &groups.remove("student").unwrap_or_default(),
             WHAT,
         )?;
-        let head = match (config.head, groups.remove("head")) {
-            (HeadKind::Linear, Some(head)) => {
-                let capacity = head
-                    .get("bias")
-                    .map(|(s, _)| s[0])
-                    .ok_or_else(|| CvmError::blob(WHAT, "tensor `head.bias` is missing"))?;
-                Some(params::import(LinearHead::new(dim, capacity, &device), &head, WHAT)?)
+        // The head's shape: a linear head's capacity, as stored; an anchor head's anchors, from the classes.
+        let head_for = |params: &params::HostParams, prefix: &str, classes: &[Class]| -> Result<Head> {
+            match (config.head, params.get(&format!("{prefix}bias"))) {
+                (HeadKind::Linear, Some((shape, _))) => Ok(Head::Linear(LinearHead::new(dim, shape[0], &device))),
+                (HeadKind::Linear, None) => {
+                    Err(CvmError::blob(WHAT, format!("linear-head learner without a `{prefix}bias` tensor")))
+                }
+                (_, Some(_)) => Err(CvmError::blob(WHAT, "anchor-head learner with unexpected `head.*` tensors")),
+                (_, None) => Ok(anchor_head(&config, &concepts, classes, &device)),
             }
-            (HeadKind::Linear, None) => {
-                return Err(CvmError::blob(WHAT, "linear-head learner without `head.*` tensors"));
-            }
-            (_, Some(_)) => return Err(CvmError::blob(WHAT, "anchor-head learner with unexpected `head.*` tensors")),
-            (_, None) => None,
         };
+        let head_params = groups.remove("head").unwrap_or_default();
+        let head = match head_for(&head_params, "", &classes)? {
+            Head::Linear(linear) => Head::Linear(params::import(linear, &head_params, WHAT)?),
+            anchors => anchors,
+        };
+        let network = Network { student, head };
 
         let previous = match (groups.remove("previous"), parsed.metadata.get("previous_classes")) {
             (None, None) => None,
@@ -203,14 +207,10 @@ impl Learner {
                     .as_u64()
                     .filter(|&k| k as usize <= classes.len())
                     .ok_or_else(|| CvmError::blob(WHAT, "`previous_classes` must be a class count"))?;
-                let head = match params.get("head.bias") {
-                    Some((shape, _)) if config.head == HeadKind::Linear => {
-                        Some(LinearHead::new(dim, shape[0], &device))
-                    }
-                    _ => None,
-                };
+                let known = known as usize;
+                let head = head_for(&params, "head.", &classes[..known])?;
                 let network = Network { student: Student::new(&config.student, dim, &device), head };
-                Some((params::import(network, &params, WHAT)?.no_grad(), known as usize))
+                Some((params::import(network, &params, WHAT)?.no_grad(), known))
             }
             _ => return Err(CvmError::blob(WHAT, "`previous.*` tensors and `previous_classes` come together")),
         };
@@ -263,14 +263,8 @@ impl Learner {
         )
         .map_err(|e| CvmError::blob(WHAT, e.to_string()))?;
 
-        let mut learner = Learner::assemble(config, concepts, trunk, device, student, head)?;
-        learner.classes = classes;
-        learner.memory = memory;
-        learner.pending = pending;
-        learner.next_example = next_example;
-        learner.train_events = parsed.field("train_events")?;
-        learner.previous = previous;
-        learner.refresh_head();
-        Ok(learner)
+        let train_events = parsed.field("train_events")?;
+        let held = Held { classes, memory, pending, previous, train_events, next_example };
+        Learner::assemble(config, concepts, trunk, device, network, held)
     }
 }
