@@ -2,13 +2,26 @@
 // from the cache afterwards (refreshed in the background when the network is there). The whole build, with
 // WebGPU, is fetched only by a page that uses WebGPU, and cached then.
 
-const CACHE = "cvm-demo-v4";
+const CACHE = "cvm-demo-v5";
 const SHELL = [
   "./",
   "index.html",
   "style.css",
   "app.js",
+  "page/dom.js",
+  "page/settings.js",
+  "page/storage.js",
+  "page/worker-client.js",
+  "page/state.js",
+  "page/camera.js",
+  "page/plots.js",
+  "page/training.js",
+  "page/recording.js",
+  "page/live.js",
+  "page/classes.js",
+  "page/keep.js",
   "worker.js",
+  "protocol.js",
   "manifest.webmanifest",
   "icon.svg",
   "generated/idb-keyval.js",

@@ -1,6 +1,7 @@
-// The worker owns the learner; the page owns the UI. Messages are small: { id, op, ...args } in,
-// { id, ok, result | error } out, plus { event: "progress", report } while training.
+// The worker owns the learner; the page owns the UI. What they say to each other is protocol.js: a handler here
+// for each of its requests, checked at start-up.
 
+import { STOP, checkHandlers, isRequest, toWire } from "./protocol.js";
 // The package loads its CPU-only build first and fetches the one with WebGPU only when a learner needs it.
 import init, { Learner } from "./generated/pkg/index.js";
 
@@ -92,7 +93,6 @@ const ops = {
       lastGood = await learner.save();
       return { report, ...describe() };
     }),
-  stop: () => learner.stopTraining(),
   /** One pass over a live frame: the prediction (null before the first class) and, with `rank`, the nearest concepts. */
   predict: ({ frame, rank }) => guarded(() => learner.recognise(frame, rank)),
   /** Accuracy of each class on its held-out frames, from their encodings: { label → fraction correct }. */
@@ -115,23 +115,25 @@ const ops = {
   },
   reset: ({ backend, settings }) => open(backend, settings, null),
 };
+// A handler missing or added without the protocol fails here, before any request: the page cannot start.
+checkHandlers(ops);
 
 // One message at a time, in order: the learner serves one call at a time.
 let queue = Promise.resolve();
 onmessage = ({ data }) => {
   const { id, op, ...args } = data;
-  if (op === "stop") {
-    ops.stop();
+  if (op === STOP) {
+    learner?.stopTraining();
     return;
   }
   queue = queue.then(async () => {
     try {
+      if (!isRequest(op)) throw new Error(`“${op}” is not a request of the protocol`);
       const result = await ops[op](args);
       const transfer = result instanceof Uint8Array ? [result.buffer] : [];
       postMessage({ id, ok: true, result }, transfer);
     } catch (error) {
-      // An Error's own fields do not survive postMessage: send what the page uses.
-      postMessage({ id, ok: false, error: { message: String(error?.message ?? error), name: error?.name ?? "Error", suggestions: error?.suggestions } });
+      postMessage({ id, ok: false, error: toWire(error) });
     } finally {
       for (const frame of [args.frame, ...(args.frames ?? []), ...(args.heldOut ?? [])]) frame?.close?.();
     }

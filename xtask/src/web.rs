@@ -191,25 +191,45 @@ pub fn sizes(ctx: &Ctx) -> Result {
     pkg(ctx)?;
     prepare_page(ctx)?;
     let www = ctx.root.join("www");
-    let shipped: Vec<(String, PathBuf)> =
-        ["index.html", "style.css", "app.js", "worker.js", "sw.js", "manifest.webmanifest", "icon.svg"]
-            .iter()
-            .map(|f| (f.to_string(), www.join(f)))
-            .chain(
-                [
-                    "pkg/index.js",
-                    "pkg/cpu/cvm_wasm.js",
-                    "pkg/cpu/cvm_wasm_bg.wasm",
-                    "pkg/webgpu/cvm_wasm.js",
-                    "pkg/webgpu/cvm_wasm_bg.wasm",
-                    "idb-keyval.js",
-                    "concepts.safetensors",
-                    "student.safetensors",
-                ]
-                .iter()
-                .map(|f| (f.to_string(), www.join("generated").join(f))),
-            )
-            .collect();
+    let shipped: Vec<(String, PathBuf)> = [
+        "index.html",
+        "style.css",
+        "app.js",
+        "page/dom.js",
+        "page/settings.js",
+        "page/storage.js",
+        "page/worker-client.js",
+        "page/state.js",
+        "page/camera.js",
+        "page/plots.js",
+        "page/training.js",
+        "page/recording.js",
+        "page/live.js",
+        "page/classes.js",
+        "page/keep.js",
+        "worker.js",
+        "protocol.js",
+        "sw.js",
+        "manifest.webmanifest",
+        "icon.svg",
+    ]
+    .iter()
+    .map(|f| (f.to_string(), www.join(f)))
+    .chain(
+        [
+            "pkg/index.js",
+            "pkg/cpu/cvm_wasm.js",
+            "pkg/cpu/cvm_wasm_bg.wasm",
+            "pkg/webgpu/cvm_wasm.js",
+            "pkg/webgpu/cvm_wasm_bg.wasm",
+            "idb-keyval.js",
+            "concepts.safetensors",
+            "student.safetensors",
+        ]
+        .iter()
+        .map(|f| (f.to_string(), www.join("generated").join(f))),
+    )
+    .collect();
     print_sizes(
         "What the page ships (a visitor on the CPU downloads all of it but pkg/webgpu/; one on WebGPU, all of it):",
         &shipped,
