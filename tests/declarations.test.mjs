@@ -1,5 +1,6 @@
-// The package's TypeScript declarations (`pkg/webgpu/cvm_wasm.d.ts`, identical to the CPU-only build's, re-exported
-// by `pkg/index.d.ts`) against what the package does, so neither can move
+// The package's TypeScript declarations (`pkg/webgpu/cvm_wasm.d.ts`, generated from `crates/cvm-wasm/src/shapes.rs`
+// and the methods' signatures, identical to the CPU-only build's, re-exported by `pkg/index.d.ts`) against what the
+// package does, so neither can move
 // without the other: the class has exactly the methods and getters declared, and every value the package hands
 // back (return values, progress reports, settings) has exactly the declared fields, each of the declared type.
 // The declarations are read with the TypeScript compiler's parser; the package runs in Node (CPU backend).

@@ -5,11 +5,13 @@
 use cvm::CvmError;
 use wasm_bindgen::JsValue;
 
+use crate::shapes::ErrorName;
+
 #[derive(Debug)]
 pub struct Error {
     message: String,
     /// The JS `name`: the kind of failure.
-    name: &'static str,
+    name: ErrorName,
     /// Vocabulary names close to an unknown one (`UnknownConceptError` only).
     suggestions: Vec<String>,
 }
@@ -19,17 +21,17 @@ pub type Result<T> = std::result::Result<T, Error>;
 impl Error {
     /// A failure of no particular kind: JS's plain `"Error"`.
     pub fn msg(message: impl Into<String>) -> Self {
-        Self { message: message.into(), name: "Error", suggestions: Vec::new() }
+        Self { message: message.into(), name: ErrorName::Error, suggestions: Vec::new() }
     }
 
     /// An image the package cannot read, or whose bytes do not match its size.
     pub fn image(message: impl Into<String>) -> Self {
-        Self { name: "InvalidImageError", ..Self::msg(message) }
+        Self { name: ErrorName::InvalidImageError, ..Self::msg(message) }
     }
 
     /// A call made while another is still running.
     pub fn busy(message: impl Into<String>) -> Self {
-        Self { name: "BusyError", ..Self::msg(message) }
+        Self { name: ErrorName::BusyError, ..Self::msg(message) }
     }
 
     /// A thrown JS value, described.
@@ -52,15 +54,15 @@ impl std::fmt::Display for Error {
 impl From<CvmError> for Error {
     fn from(e: CvmError) -> Self {
         let name = match &e {
-            CvmError::InvalidBlob { .. } => "InvalidBlobError",
-            CvmError::NewerVersion { .. } => "NewerVersionError",
-            CvmError::UnknownConcept { .. } => "UnknownConceptError",
-            CvmError::UnknownClass(_) => "UnknownClassError",
-            CvmError::DuplicateClass(_) => "DuplicateClassError",
-            CvmError::InvalidArgument(_) => "InvalidArgumentError",
-            CvmError::InvalidImage(_) => "InvalidImageError",
-            CvmError::NotReady(_) => "NotReadyError",
-            CvmError::Backend(_) => "BackendError",
+            CvmError::InvalidBlob { .. } => ErrorName::InvalidBlobError,
+            CvmError::NewerVersion { .. } => ErrorName::NewerVersionError,
+            CvmError::UnknownConcept { .. } => ErrorName::UnknownConceptError,
+            CvmError::UnknownClass(_) => ErrorName::UnknownClassError,
+            CvmError::DuplicateClass(_) => ErrorName::DuplicateClassError,
+            CvmError::InvalidArgument(_) => ErrorName::InvalidArgumentError,
+            CvmError::InvalidImage(_) => ErrorName::InvalidImageError,
+            CvmError::NotReady(_) => ErrorName::NotReadyError,
+            CvmError::Backend(_) => ErrorName::BackendError,
         };
         let message = e.to_string();
         let suggestions = match e {
@@ -74,8 +76,8 @@ impl From<CvmError> for Error {
 impl From<Error> for JsValue {
     fn from(e: Error) -> Self {
         let error = js_sys::Error::new(&e.message);
-        error.set_name(e.name);
-        if e.name == "UnknownConceptError" {
+        error.set_name(e.name.as_str());
+        if e.name == ErrorName::UnknownConceptError {
             let suggestions: js_sys::Array = e.suggestions.iter().map(|s| JsValue::from_str(s)).collect();
             // Setting a property on a fresh Error object cannot fail.
             let _ = js_sys::Reflect::set(&error, &"suggestions".into(), &suggestions);

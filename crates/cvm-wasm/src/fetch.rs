@@ -1,22 +1,22 @@
 //! Blob sources: bytes as they are, or a URL fetched with progress reports.
 
-use js_sys::{Function, Object, Reflect, Uint8Array};
+use js_sys::{Function, Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{ReadableStreamDefaultReader, Response};
 
 use crate::error::{Error, Result};
+use crate::shapes::{LoadProgress, to_js};
 
 /// Largest blob accepted (a concept or student blob is a few MB; a snapshot can hold a replay memory).
 const MAX_BYTES: usize = 512 << 20;
 
 fn report(on_progress: Option<&Function>, what: &str, loaded: usize, total: Option<usize>) {
     if let Some(f) = on_progress {
-        let p = Object::new();
-        let _ = Reflect::set(&p, &"what".into(), &what.into());
-        let _ = Reflect::set(&p, &"loaded".into(), &(loaded as f64).into());
-        let _ = Reflect::set(&p, &"total".into(), &total.map_or(JsValue::NULL, |t| (t as f64).into()));
-        let _ = f.call1(&JsValue::NULL, &p);
+        let progress = LoadProgress { what, loaded: loaded as f64, total: total.map(|t| t as f64) };
+        if let Ok(value) = to_js(&progress) {
+            let _ = f.call1(&JsValue::NULL, &value);
+        }
     }
 }
 

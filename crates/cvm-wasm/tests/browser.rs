@@ -111,6 +111,26 @@ async fn auto_takes_the_cpu_over_a_software_webgpu_adapter() {
     assert!(cvm_wasm::preferred_backend("gpu".into()).await.is_err(), "an unknown backend is refused");
 }
 
+/// The keys each options reader accepts are exactly the fields the generated declarations give those options, so
+/// an option cannot be declared and refused, or read and undeclared.
+#[wasm_bindgen_test]
+fn the_options_read_are_the_options_declared() {
+    use cvm_wasm::shapes::{LearnerOptions, LearnerSettings, TrainOptions};
+    use tsify::Tsify;
+    /// Field names of a generated `export interface … { … }`, doc comments skipped.
+    fn declared(declaration: &str) -> Vec<&str> {
+        let body = &declaration[declaration.find('{').expect("an interface") + 1..];
+        body.lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('*') && !l.starts_with('/') && !l.starts_with('}'))
+            .map(|l| l.split([':', '?']).next().unwrap_or(l))
+            .collect()
+    }
+    assert_eq!(declared(LearnerOptions::DECL), LearnerOptions::KEYS, "{}", LearnerOptions::DECL);
+    assert_eq!(declared(LearnerSettings::DECL), LearnerSettings::KEYS, "{}", LearnerSettings::DECL);
+    assert_eq!(declared(TrainOptions::DECL), TrainOptions::KEYS, "{}", TrainOptions::DECL);
+}
+
 /// The CPU-only build (`--no-default-features`, what the package loads first) runs `auto` on the CPU, and asked
 /// for WebGPU it says it has none.
 #[cfg(not(feature = "webgpu"))]

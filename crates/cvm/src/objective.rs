@@ -286,6 +286,7 @@ impl LinearHead {
 
 /// How concept vectors become class scores: a learner has exactly one head, of the kind its config names.
 #[derive(Module, Debug)]
+#[allow(clippy::large_enum_variant)] // one per learner, and burn's module derive does not see through a Box
 pub enum Head {
     /// Cosines to fixed unit anchors, a row per known class (one zero row before the first class, as a tensor
     /// is never empty): never trained, rebuilt as classes come and go.
