@@ -4,7 +4,7 @@
 // (wasm memory, JS heap, and the resident memory of Chromium's GPU process, which holds every GPU buffer when
 // the adapter is SwiftShader, a CPU emulation: a run there is slow, so scale it down with --steps/--predictions).
 //   node bench-soak.mjs [--backend cpu|webgpu] [--steps N] [--predictions N] [--out FILE]   (`cargo xtask bench soak`)
-// Needs CVM_ASSETS (concept and student blobs) and the package in ../pkg.
+// Needs CVM_ASSETS (concept and trunk blobs) and the package in ../pkg.
 
 import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
@@ -39,7 +39,7 @@ if (BACKEND === "cpu") {
   const wasm = await init({ module_or_path: readFileSync(join(pkg, "cpu", "cvm_wasm_bg.wasm")) });
   const learner = await Learner.create({
     concepts: new Uint8Array(readFileSync(join(assets, "concepts-smollm2.safetensors"))),
-    student: new Uint8Array(readFileSync(join(assets, "student-efficientnet-lite0.safetensors"))),
+    student: new Uint8Array(readFileSync(join(assets, "trunk-efficientnet-lite0.safetensors"))),
     backend: "cpu",
   });
   console.log(`# soak — ${cpus()[0].model} (${cpus().length} threads), ${where}, EfficientNet-Lite0 + adapter`);
@@ -77,7 +77,7 @@ if (BACKEND === "cpu") {
     const { soak } = await import("/lib/soak.mjs");
     const wasm = await init();
     const blob = async (name) => new Uint8Array(await (await fetch(`/assets/${name}`)).arrayBuffer());
-    const learner = await Learner.create({ concepts: await blob("concepts-smollm2.safetensors"), student: await blob("student-efficientnet-lite0.safetensors"), backend: "webgpu" });
+    const learner = await Learner.create({ concepts: await blob("concepts-smollm2.safetensors"), student: await blob("trunk-efficientnet-lite0.safetensors"), backend: "webgpu" });
     const sample = async (phase, done) =>
       window.report(phase, done, {
         wasmMB: Number((wasm.memory.buffer.byteLength / 2 ** 20).toFixed(1)),

@@ -2,7 +2,7 @@
 // from the cache afterwards (refreshed in the background when the network is there). The whole build, with
 // WebGPU, is fetched only by a page that uses WebGPU, and cached then.
 
-const CACHE = "cvm-demo-v5";
+const CACHE = "cvm-demo-v6";
 const SHELL = [
   "./",
   "index.html",
@@ -29,7 +29,7 @@ const SHELL = [
   "generated/pkg/cpu/cvm_wasm.js",
   "generated/pkg/cpu/cvm_wasm_bg.wasm",
   "generated/concepts.safetensors",
-  "generated/student.safetensors",
+  "generated/trunk.safetensors",
 ];
 
 self.addEventListener("install", (event) => {

@@ -6,14 +6,14 @@ import { STOP, checkHandlers, isRequest, toWire } from "./protocol.js";
 import init, { Learner } from "./generated/pkg/index.js";
 
 const CONCEPTS = "./generated/concepts.safetensors";
-const STUDENT = "./generated/student.safetensors";
+const TRUNK = "./generated/trunk.safetensors";
 
 let learner = null;
 let options = null;
 let lastGood = null; // snapshot bytes after the last successful change, for recovering on the CPU
 
 async function open(backend, settings, snapshot) {
-  options = { concepts: CONCEPTS, student: STUDENT, backend, settings };
+  options = { concepts: CONCEPTS, student: TRUNK, backend, settings };
   learner?.free();
   learner = null;
   await init();

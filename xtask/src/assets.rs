@@ -48,7 +48,7 @@ fn hash_inputs(ctx: &Ctx, tool: &str, args: &[&str]) -> Result<String> {
     let mut hasher = Sha256::new();
     args.iter().for_each(|a| hasher.update(a.as_bytes()));
     let core: &[&str] = match tool {
-        "cvm-student" => &["blob.rs", "params.rs", "pretrained.rs", "trunk.rs"],
+        "cvm-trunk" => &["blob.rs", "params.rs", "trunk.rs", "efficientnet.rs"],
         _ => &["blob.rs", "concepts.rs"],
     };
     let mut files: Vec<PathBuf> = core.iter().map(|f| ctx.root.join("crates/cvm/src").join(f)).collect();
@@ -66,13 +66,13 @@ fn hash_inputs(ctx: &Ctx, tool: &str, args: &[&str]) -> Result<String> {
     Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }
 
-/// The demo's student blob (int8; the ImageNet classifier with its classes' concept names, for the grounded
+/// The demo's trunk blob (int8; the ImageNet classifier with its classes' concept names, for the grounded
 /// prior) and, with `f32_check`, the blob the browser tests check the trunk's ImageNet outputs with.
-pub fn student_blob(ctx: &Ctx, f32_check: bool) -> PathBuf {
+pub fn trunk_blob(ctx: &Ctx, f32_check: bool) -> PathBuf {
     assets_dir(ctx).join(if f32_check {
         "efficientnet-lite0-imagenet.safetensors"
     } else {
-        "student-efficientnet-lite0.safetensors"
+        "trunk-efficientnet-lite0.safetensors"
     })
 }
 
@@ -109,7 +109,7 @@ fn build_one(
 
 /// Every blob `build` makes.
 pub fn blobs(ctx: &Ctx) -> Vec<PathBuf> {
-    let mut blobs = vec![student_blob(ctx, false), student_blob(ctx, true)];
+    let mut blobs = vec![trunk_blob(ctx, false), trunk_blob(ctx, true)];
     blobs.extend(CONCEPT_ASSETS.iter().map(|a| concept_blob(ctx, a.model)));
     blobs
 }
@@ -130,7 +130,7 @@ pub fn build(ctx: &Ctx) -> Result<usize> {
         ]);
         recipe.extend(["--dtype", if f32_check { "f32" } else { "i8" }]);
         let inputs = [("--pth", pth.clone()), ("--imagenet-concepts", imagenet.clone())];
-        built += build_one(ctx, "cvm-student", &recipe, &inputs, &student_blob(ctx, f32_check))? as usize;
+        built += build_one(ctx, "cvm-trunk", &recipe, &inputs, &trunk_blob(ctx, f32_check))? as usize;
     }
     let vocab = ctx.root.join("crates/cvm-concepts/data/vocabulary.tsv");
     for asset in &CONCEPT_ASSETS {

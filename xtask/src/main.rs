@@ -203,7 +203,7 @@ fn bench(ctx: &Ctx, args: &[String]) -> Result {
         cmd.arg("--concepts").arg(assets::concept_blob(ctx, "smollm2"));
     }
     if flag(args, "--student").is_none() {
-        cmd.arg("--student").arg(assets::student_blob(ctx, false));
+        cmd.arg("--student").arg(assets::trunk_blob(ctx, false));
     }
     run(cmd.args(&args[1..]))?;
     if command == Some("webcam") {

@@ -167,7 +167,7 @@ fn copy(from: &std::path::Path, to: &std::path::Path) -> Result {
 }
 
 /// Fills `www/generated/` (ignored by git) with what the page loads besides its own files: the npm package from
-/// `pkg/` as built (its `index.js` and both builds), the default concept and student blobs, and idb-keyval.
+/// `pkg/` as built (its `index.js` and both builds), the default concept and trunk blobs, and idb-keyval.
 pub fn prepare_page(ctx: &Ctx) -> Result {
     let www = ctx.root.join("www");
     let generated = www.join("generated");
@@ -182,7 +182,7 @@ pub fn prepare_page(ctx: &Ctx) -> Result {
         }
     }
     copy(&assets::concept_blob(ctx, "smollm2"), &generated.join("concepts.safetensors"))?;
-    copy(&assets::student_blob(ctx, false), &generated.join("student.safetensors"))?;
+    copy(&assets::trunk_blob(ctx, false), &generated.join("trunk.safetensors"))?;
     copy(&www.join("node_modules/idb-keyval/dist/index.js"), &generated.join("idb-keyval.js"))
 }
 
@@ -224,7 +224,7 @@ pub fn sizes(ctx: &Ctx) -> Result {
             "pkg/webgpu/cvm_wasm_bg.wasm",
             "idb-keyval.js",
             "concepts.safetensors",
-            "student.safetensors",
+            "trunk.safetensors",
         ]
         .iter()
         .map(|f| (f.to_string(), www.join("generated").join(f))),

@@ -10,7 +10,7 @@
 import init, { Learner } from "/pkg/cvm_wasm.js";
 
 const CONCEPTS = "/assets/concepts-smollm2.safetensors";
-const STUDENT = "/assets/student-efficientnet-lite0.safetensors";
+const STUDENT = "/assets/trunk-efficientnet-lite0.safetensors";
 const SIDE = 32;
 const BATCH = 32;
 const DIM = 576;

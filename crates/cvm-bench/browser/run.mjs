@@ -2,7 +2,7 @@
 //   node run.mjs train  [--out FILE]   the student's train step here vs the same network in TensorFlow.js
 //   node run.mjs trunk  [--out FILE]   the trunk's forward pass here vs EfficientNet-Lite0 in TensorFlow.js
 //   node run.mjs webcam [--out FILE] [--backends cpu]   the pretrained trunk + adapter: new-class time and frame latency
-// Needs CVM_ASSETS (concept and student blobs) and the npm package in ../../../pkg.
+// Needs CVM_ASSETS (concept and trunk blobs) and the npm package in ../../../pkg.
 
 import { writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";

@@ -19,7 +19,7 @@ use std::time::Instant;
 use burn::tensor::Device;
 use cvm::metrics::mean_std;
 use cvm::objective::{Incoming, Objective};
-use cvm::pretrained::Trunk;
+use cvm::trunk::Trunk;
 use cvm::{AccuracyMatrix, ConceptSpace, HeadKind, ImageView, Learner, LearnerConfig, PixelFormat, StudentConfig};
 use rand::{SeedableRng, rngs::StdRng, seq::SliceRandom};
 use serde::{Deserialize, Serialize};
@@ -339,7 +339,7 @@ pub fn student_config(student: Student, trunk: Option<&Trunk>) -> Result<Student
         Student::TinyCnn => StudentConfig::tiny_cnn(1, SIDE),
         Student::Adapter => StudentConfig::adapter(
             trunk.ok_or("the adapter student needs the trunk (--student FILE)")?.input(),
-            cvm::trunk::FEATURES,
+            cvm::efficientnet::FEATURES,
         ),
     })
 }

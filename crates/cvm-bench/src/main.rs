@@ -26,7 +26,7 @@ use std::sync::Arc;
 use burn::tensor::Device;
 use cl::{Method, Student};
 use cvm::objective::{Incoming, Objective};
-use cvm::pretrained::Trunk;
+use cvm::trunk::Trunk;
 use cvm::{ConceptSpace, LearnerConfig};
 
 fn main() {

@@ -18,7 +18,7 @@ use burn::prelude::*;
 use burn::tensor::{Device, TensorData};
 use cvm::metrics::mean_std;
 use cvm::openset::NearestExamples;
-use cvm::pretrained::Trunk;
+use cvm::trunk::Trunk;
 use cvm::{ConceptSpace, ImageView, Learner, LearnerConfig, PixelFormat, Samples};
 use serde::Serialize;
 

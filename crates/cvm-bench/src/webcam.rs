@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use burn::tensor::Device;
-use cvm::pretrained::Trunk;
+use cvm::trunk::Trunk;
 use cvm::{ConceptSpace, ImageView, Learner, LearnerConfig, PixelFormat, StudentConfig};
 use rand::{RngExt, SeedableRng, rngs::StdRng};
 use serde::Serialize;
@@ -73,8 +73,10 @@ fn adapter_learner(
     concepts: &Arc<ConceptSpace>,
     device: &Device,
 ) -> Result<Learner, String> {
-    let config =
-        LearnerConfig { memory, ..LearnerConfig::new(StudentConfig::adapter(trunk.input(), cvm::trunk::FEATURES)) };
+    let config = LearnerConfig {
+        memory,
+        ..LearnerConfig::new(StudentConfig::adapter(trunk.input(), cvm::efficientnet::FEATURES))
+    };
     Learner::with_trunk(config, concepts.clone(), trunk.clone(), device.clone()).map_err(|e| e.to_string())
 }
 
@@ -189,14 +191,14 @@ mod tests {
     use super::*;
 
     #[test]
-    #[ignore = "needs the data cache and the student blob: run through `cargo xtask test`"]
+    #[ignore = "needs the data cache and the trunk blob: run through `cargo xtask test`"]
     fn scenario_runs_end_to_end_on_a_subset() {
         let assets =
             std::path::PathBuf::from(std::env::var_os("CVM_ASSETS").expect("CVM_ASSETS is set by `cargo xtask test`"));
         let dataset = crate::data::fashion_mnist(&crate::data::tests::data_dir().join("fashion-mnist")).unwrap();
         let device = Device::flex().autodiff();
         let trunk =
-            Trunk::from_bytes(&std::fs::read(assets.join("student-efficientnet-lite0.safetensors")).unwrap(), &device)
+            Trunk::from_bytes(&std::fs::read(assets.join("trunk-efficientnet-lite0.safetensors")).unwrap(), &device)
                 .unwrap();
         let concepts = Arc::new(
             ConceptSpace::from_bytes(&std::fs::read(assets.join("concepts-smollm2.safetensors")).unwrap()).unwrap(),

@@ -2,7 +2,7 @@
 //!
 //! - **ranking**: the true concept's rank among *all* vocabulary names for foolbox's 20 ImageNet, 20 CIFAR-10
 //!   and 20 CIFAR-100 photos (whole photos, centre-cropped), by a fresh learner: top-1 and top-5 (labels from
-//!   the packages; ImageNet labels name their concept through the student blob's class list);
+//!   the packages; ImageNet labels name their concept through the trunk blob's class list);
 //! - **shots**: ten classes taught one at a time with 0, 1, 3, 5, 10 or 20 examples each (60 steps per class,
 //!   as on the page), with and without the prior; accuracy among the taught classes afterwards, on the
 //!   webcam-like photo clips of the open-set benchmark and on Fashion-MNIST upsampled through the trunk;
@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use burn::tensor::Device;
 use cvm::metrics::mean_std;
-use cvm::pretrained::Trunk;
+use cvm::trunk::Trunk;
 use cvm::{ConceptSpace, ImageView, Learner, LearnerConfig, PixelFormat};
 use serde::Serialize;
 
@@ -141,7 +141,7 @@ pub struct Photo {
 
 /// foolbox's photos whose true name the vocabulary has, encoded by `learner`; the names it lacks, per set.
 pub fn photos(learner: &mut Learner, dir: &Path, trunk: &Trunk) -> Result<(Vec<Photo>, Vec<String>), String> {
-    let imagenet = trunk.imagenet_concepts().ok_or("the student blob names no ImageNet classes")?.to_vec();
+    let imagenet = trunk.imagenet_concepts().ok_or("the trunk blob names no ImageNet classes")?.to_vec();
     let concepts = learner.concepts().clone();
     let mut files: Vec<_> = std::fs::read_dir(dir)
         .map_err(|e| format!("{}: {e}", dir.display()))?

@@ -8,7 +8,7 @@ use web_sys::{ReadableStreamDefaultReader, Response};
 use crate::error::{Error, Result};
 use crate::shapes::{LoadProgress, to_js};
 
-/// Largest blob accepted (a concept or student blob is a few MB; a snapshot can hold a replay memory).
+/// Largest blob accepted (a concept or trunk blob is a few MB; a snapshot can hold a replay memory).
 const MAX_BYTES: usize = 512 << 20;
 
 fn report(on_progress: Option<&Function>, what: &str, loaded: usize, total: Option<usize>) {

@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use burn::tensor::Device;
 use cvm::ConceptSpace;
-use cvm::pretrained::Trunk;
+use cvm::trunk::Trunk;
 use js_sys::{Function, Reflect};
 use wasm_bindgen::prelude::*;
 

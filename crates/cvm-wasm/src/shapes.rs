@@ -9,12 +9,12 @@ use serde::Serialize;
 use tsify::Tsify;
 use wasm_bindgen::{JsCast, JsValue};
 
-use cvm::pretrained::Trunk;
+use cvm::trunk::Trunk;
 use cvm::{LearnerConfig, StudentConfig};
 
 use crate::error::{Error, Result};
 
-/// A concept or student blob: a URL to fetch, or its bytes.
+/// A concept or trunk blob: a URL to fetch, or its bytes.
 #[derive(Tsify)]
 #[tsify(type = "string | Uint8Array | ArrayBuffer")]
 pub struct BlobSource;
@@ -122,10 +122,10 @@ pub struct LearnerSettings {
     /// Share of a class's own examples that count as the class; a frame farther from them is "unknown" (default 0.95).
     #[tsify(optional)]
     pub accept_rate: Option<f32>,
-    /// Start from what the student blob's ImageNet classifier knows, so names are recognised before their first example (default true with a student blob).
+    /// Start from what the trunk blob's ImageNet classifier knows, so names are recognised before their first example (default true with a trunk blob).
     #[tsify(optional)]
     pub concept_prior: Option<bool>,
-    /// Square input side of the from-scratch student, in pixels (default 32; a student blob sets its own).
+    /// Square input side of the from-scratch student, in pixels (default 32; a trunk blob sets its own).
     #[tsify(optional)]
     pub input_size: Option<usize>,
 }
@@ -203,7 +203,7 @@ impl LearnerSettings {
     /// The config of a new learner: the adapter over `trunk` if there is one, else the tiny CNN.
     pub fn config(self, trunk: Option<&Trunk>) -> LearnerConfig {
         let student = match trunk {
-            Some(t) => StudentConfig::adapter(t.input(), cvm::trunk::FEATURES),
+            Some(t) => StudentConfig::adapter(t.input(), cvm::efficientnet::FEATURES),
             None => StudentConfig::tiny_cnn(3, self.input_size.unwrap_or(32)),
         };
         self.over(LearnerConfig::new(student))
@@ -247,7 +247,8 @@ impl LearnerSettings {
 pub struct LearnerOptions {
     #[tsify(type = "BlobSource")]
     pub concepts: JsValue,
-    /// A student blob with a pretrained trunk (EfficientNet-Lite0); without it a small CNN learns from scratch.
+    /// A trunk blob: the student is then an adapter over its pretrained trunk (EfficientNet-Lite0); without it a
+    /// small CNN learns from scratch.
     #[tsify(optional, type = "BlobSource")]
     pub student: Option<JsValue>,
     #[tsify(optional, type = "\"auto\" | Backend")]

@@ -6,7 +6,7 @@
 #![cfg(all(target_arch = "wasm32", feature = "imagenet-test"))]
 
 use cvm::burn::tensor::Device;
-use cvm::pretrained::Trunk;
+use cvm::trunk::Trunk;
 use cvm::{ImageView, PixelFormat, Preprocessor};
 use js_sys::{Array, Function, Reflect, Uint8Array};
 use wasm_bindgen::{Clamped, JsCast, JsValue};

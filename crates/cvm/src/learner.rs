@@ -27,9 +27,9 @@ use crate::memory::{ReplayMemory, Samples};
 use crate::objective::{Head, HeadKind, Incoming, MASKED, Objective, StepScores, cosines};
 use crate::openset::NearestExamples;
 use crate::params::{self, to_f32};
-use crate::pretrained::Trunk;
 use crate::prior::ConceptPrior;
 use crate::student::{Student, StudentConfig};
+use crate::trunk::Trunk;
 
 /// Everything that shapes a learner; stored in snapshots.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -307,7 +307,7 @@ impl Learner {
         held: Held,
     ) -> Result<Self> {
         match (&trunk, config.student.has_trunk()) {
-            (None, true) => return Err(CvmError::arg("this student needs a pretrained trunk: load a student blob")),
+            (None, true) => return Err(CvmError::arg("this student needs a pretrained trunk: load a trunk blob")),
             (Some(_), false) => return Err(CvmError::arg("a trunk was given, but the student trains from scratch")),
             (Some(t), true) if t.input() != *config.student.input() => {
                 return Err(CvmError::arg(format!(

@@ -8,7 +8,8 @@
 
 pub mod blob;
 pub mod concepts;
-pub mod cpu_trunk;
+pub mod efficientnet;
+pub mod efficientnet_cpu;
 pub mod error;
 pub mod image;
 pub mod learner;
@@ -18,7 +19,6 @@ pub mod metrics;
 pub mod objective;
 pub mod openset;
 pub mod params;
-pub mod pretrained;
 pub mod prior;
 pub mod snapshot;
 pub mod student;

@@ -2,7 +2,7 @@
 //! example.
 //!
 //! The trunk's ImageNet classifier names 1000 classes, and each class has a concept-vocabulary entry (its
-//! WordNet synset's first lemma, kept in the student blob). An input's prior concept vector is the mean of
+//! WordNet synset's first lemma, kept in the trunk blob). An input's prior concept vector is the mean of
 //! those classes' anchors weighted by the classifier's probabilities (ConSE, Norouzi et al., ICLR 2014), so a
 //! photo of a strawberry lands near "strawberry" — and near "fruit" and "raspberry" — with no example taught.
 //! The adapter's output is added to it: its projection starts at zero, so a fresh learner maps exactly onto
@@ -14,7 +14,7 @@ use burn::tensor::activation::softmax;
 
 use crate::concepts::ConceptSpace;
 use crate::error::{CvmError, Result};
-use crate::pretrained::Trunk;
+use crate::trunk::Trunk;
 
 /// The ImageNet classifier (in the trunk) and the unit anchors of its classes, `[1000, d]`.
 #[derive(Debug, Clone)]
@@ -26,11 +26,11 @@ pub struct ConceptPrior {
 }
 
 impl ConceptPrior {
-    /// The prior of `trunk` in `concepts`; an error if the student blob keeps no named classifier, or if the
+    /// The prior of `trunk` in `concepts`; an error if the trunk blob keeps no named classifier, or if the
     /// concept space knows fewer than half of its classes' names.
     pub fn new(trunk: &Trunk, concepts: &ConceptSpace) -> Result<Self> {
         let names = trunk.imagenet_concepts().ok_or_else(|| {
-            CvmError::arg("the concept prior needs a student blob that keeps the ImageNet classifier and names its classes (or turn the prior off)")
+            CvmError::arg("the concept prior needs a trunk blob that keeps the ImageNet classifier and names its classes (or turn the prior off)")
         })?;
         let d = concepts.dim();
         let mut rows = vec![0.0f32; names.len() * d];

@@ -1,7 +1,7 @@
 //! Students: a vision encoder plus a linear projection into the concept space.
 //!
 //! Presets live in [`StudentConfig`]; each is a `#[derive(Module)]` struct, and [`Encoder`] is the enum the
-//! learner trains. The adapter preset sits on a frozen pretrained trunk ([`crate::pretrained::Trunk`]) whose
+//! learner trains. The adapter preset sits on a frozen pretrained trunk ([`crate::trunk::Trunk`]) whose
 //! features are computed once per example and stored instead of pixels, so teaching trains only the adapter.
 
 use burn::nn::conv::{Conv2d, Conv2dConfig};
@@ -20,7 +20,7 @@ use crate::image::{InputSpec, Normalization};
 pub enum StudentConfig {
     /// A small CNN trained from scratch: three 3×3 conv blocks (widths), global pooling, a hidden layer.
     TinyCnn { input: InputSpec, widths: [usize; 3], hidden: usize },
-    /// A frozen pretrained trunk (weights from a student blob, see [`crate::pretrained`]) computing `features`
+    /// A frozen pretrained trunk (weights from a trunk blob, see [`crate::trunk`]) computing `features`
     /// per image, followed by a trainable adapter: one ReLU hidden layer of width `hidden`.
     Adapter { input: InputSpec, features: usize, hidden: usize },
 }

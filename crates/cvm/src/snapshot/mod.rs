@@ -2,11 +2,11 @@
 //!
 //! Layout: `b"CVMSNAP\0"`, the SHA-256 of the payload (32 bytes), then the payload: safetensors with
 //! `format = "cvm-snapshot"`, the config, classes, RNG positions and the checksums of the concept blob and
-//! (for the adapter student) the student blob as metadata, and tensors `student.*` (the trainable part),
+//! (for the adapter student) the trunk blob as metadata, and tensors `student.*` (the trainable part),
 //! `head.*` (linear head only), `previous.*` (the frozen copy the distillation compares against, with
 //! `previous_classes` in the metadata), `memory.{data,labels,ids}` (a memory row is the sample, then its stored
 //! scores when score replay is on) and `pending.{data,labels,ids}`. The frozen trunk is not copied: restoring
-//! needs the same student blob. No optimiser state exists between two `train` calls, so none is stored.
+//! needs the same trunk blob. No optimiser state exists between two `train` calls, so none is stored.
 //! Version 1 (before example ids) still loads: its examples are numbered in order. The config and classes are
 //! stored through types of their own ([`saved`]), so the live types can change without changing the format.
 
@@ -26,8 +26,8 @@ use crate::learner::{Class, Held, Learner, Network, anchor_head};
 use crate::memory::{ReplayMemory, Samples};
 use crate::objective::{Head, HeadKind, LinearHead};
 use crate::params::{self, HostParam};
-use crate::pretrained::Trunk;
 use crate::student::Student;
+use crate::trunk::Trunk;
 use saved::{SavedClass, SavedConfig};
 
 pub const SNAPSHOT_MAGIC: &[u8; 8] = b"CVMSNAP\0";
@@ -139,12 +139,12 @@ impl Learner {
         let expected_trunk = parsed.metadata.get("student_sha256").and_then(Value::as_str);
         match (expected_trunk, &trunk) {
             (Some(_), None) => {
-                return Err(CvmError::blob(WHAT, "it was made with a pretrained student: load the same student blob"));
+                return Err(CvmError::blob(WHAT, "it was made with a pretrained student: load the same trunk blob"));
             }
             (Some(e), Some(t)) if e != hex(&t.checksum()) => {
                 return Err(CvmError::blob(
                     WHAT,
-                    "it was made with a different student blob; load the one it was saved with",
+                    "it was made with a different trunk blob; load the one it was saved with",
                 ));
             }
             (None, Some(_)) => {

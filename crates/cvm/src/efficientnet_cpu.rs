@@ -12,11 +12,11 @@
 
 use std::sync::Mutex;
 
+use crate::efficientnet::{FEATURES, block_shapes};
 use crate::error::{CvmError, Result};
 use crate::params::HostParams;
-use crate::trunk::{FEATURES, block_shapes};
 
-const WHAT: &str = "student blob";
+const WHAT: &str = "trunk blob";
 
 /// A convolution's window along one axis with TensorFlow's "same" padding: output length and padding before.
 fn same(input: usize, kernel: usize, stride: usize) -> (usize, usize) {
@@ -276,7 +276,7 @@ struct Buffers {
 }
 
 /// EfficientNet-Lite0 features on the CPU from the trunk's parameters.
-pub struct CpuTrunk {
+pub struct CpuEfficientNet {
     size: usize,
     stem: Stem,
     blocks: Vec<Block>,
@@ -284,8 +284,8 @@ pub struct CpuTrunk {
     buffers: Mutex<Buffers>,
 }
 
-impl CpuTrunk {
-    /// The trunk for `size × size` inputs from its parameters by path (as [`crate::trunk::EfficientNetLite0`]
+impl CpuEfficientNet {
+    /// The trunk for `size × size` inputs from its parameters by path (as [`crate::efficientnet::EfficientNetLite0`]
     /// names them; a classifier, if present, is not used here).
     pub fn new(params: &HostParams, size: usize) -> Result<Self> {
         let stem = Stem::load(params, 32)?;
@@ -368,8 +368,8 @@ impl CpuTrunk {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::efficientnet::EfficientNetLite0;
     use crate::params;
-    use crate::trunk::EfficientNetLite0;
     use burn::prelude::*;
     use burn::tensor::TensorData;
     use rand::{RngExt, SeedableRng, rngs::StdRng};
@@ -406,7 +406,7 @@ mod tests {
         let model = EfficientNetLite0::new(false, &device);
         let host = random_params(&model, 7);
         let model = params::import(model, &host, "test").unwrap();
-        let trunk = CpuTrunk::new(&host, size).unwrap();
+        let trunk = CpuEfficientNet::new(&host, size).unwrap();
         let mut rng = StdRng::seed_from_u64(3);
         let n = 2;
         let images: Vec<f32> = (0..n * 3 * size * size).map(|_| rng.random_range(-1.0..1.0)).collect();
@@ -429,12 +429,12 @@ mod tests {
         let model = EfficientNetLite0::new(false, &Device::flex());
         let mut host = random_params(&model, 1);
         host.get_mut("blocks.3.depthwise.bias").unwrap().0 = vec![7];
-        let err = CpuTrunk::new(&host, 32).err().unwrap().to_string();
+        let err = CpuEfficientNet::new(&host, 32).err().unwrap().to_string();
         assert!(err.contains("blocks.3.depthwise.bias") && err.contains("[7]"), "{err}");
         host.get_mut("blocks.3.depthwise.bias").unwrap().0 = vec![144];
-        assert!(CpuTrunk::new(&host, 32).is_ok());
+        assert!(CpuEfficientNet::new(&host, 32).is_ok());
         host.remove("head.weight");
-        let err = CpuTrunk::new(&host, 32).err().unwrap().to_string();
+        let err = CpuEfficientNet::new(&host, 32).err().unwrap().to_string();
         assert!(err.contains("head.weight"), "{err}");
     }
 }

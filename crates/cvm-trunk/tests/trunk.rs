@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use cvm::burn::tensor::Device;
-use cvm::pretrained::{Trunk, write_student_blob};
+use cvm::trunk::{Trunk, write_trunk_blob};
 use cvm::{BlobDtype, ImageView, PixelFormat, Preprocessor};
 
 fn data() -> PathBuf {
@@ -17,15 +17,15 @@ fn pth() -> PathBuf {
 #[test]
 #[ignore = "needs the model cache: run through `cargo xtask test`"]
 fn imagenet_top1_on_sample_photos() {
-    let params = cvm_student::convert(&pth(), true).unwrap();
+    let params = cvm_trunk::convert(&pth(), true).unwrap();
     for dtype in [BlobDtype::F32, BlobDtype::F16, BlobDtype::I8] {
         let trunk = Trunk::from_bytes(
-            &write_student_blob(&params, 224, true, dtype, None, Default::default()).unwrap(),
+            &write_trunk_blob(&params, 224, true, dtype, None, Default::default()).unwrap(),
             &Device::flex(),
         )
         .unwrap();
         let mut pre = Preprocessor::new(trunk.input()).unwrap();
-        let photos = cvm_student::labelled_photos(&data().join("foolbox")).unwrap();
+        let photos = cvm_trunk::labelled_photos(&data().join("foolbox")).unwrap();
         assert_eq!(photos.len(), 20);
         let mut correct = 0;
         for (path, label) in &photos {
@@ -53,7 +53,7 @@ fn trunk_features_of_the_reference_frame_are_recorded() {
         .to_vec(ImageView::new(224, 224, PixelFormat::Rgba8, &frame).unwrap())
         .unwrap();
     let features = trunk.features(&pixels, 1).into_data().try_to_vec::<f32>().unwrap();
-    assert_eq!(features.len(), cvm::trunk::FEATURES);
+    assert_eq!(features.len(), cvm::efficientnet::FEATURES);
     assert!(features.iter().all(|v| v.is_finite() && *v >= 0.0 && *v <= 6.0), "pooled ReLU6 outputs lie in [0, 6]");
     assert!(features.iter().filter(|v| **v > 0.0).count() > 100, "most features are alive");
     if let Some(path) = std::env::var_os("CVM_GOLDEN_FEATURES") {
@@ -64,36 +64,36 @@ fn trunk_features_of_the_reference_frame_are_recorded() {
 #[test]
 #[ignore = "needs the model cache: run through `cargo xtask test`"]
 fn wrong_blobs_and_checkpoints_are_refused_by_name() {
-    let mut params = cvm_student::convert(&pth(), false).unwrap();
-    let good = write_student_blob(&params, 224, false, BlobDtype::F16, None, Default::default()).unwrap();
+    let mut params = cvm_trunk::convert(&pth(), false).unwrap();
+    let good = write_trunk_blob(&params, 224, false, BlobDtype::F16, None, Default::default()).unwrap();
     assert!(Trunk::from_bytes(&good, &Device::flex()).is_ok());
     let err = |bytes: &[u8]| Trunk::from_bytes(bytes, &Device::flex()).unwrap_err().to_string();
 
     // Claiming a classifier it does not have.
-    let e = err(&write_student_blob(&params, 224, true, BlobDtype::F16, None, Default::default()).unwrap());
+    let e = err(&write_trunk_blob(&params, 224, true, BlobDtype::F16, None, Default::default()).unwrap());
     assert!(e.contains("tensor `classifier.weight` is missing"), "{e}");
     // A tensor of the wrong shape.
     let i = params.iter().position(|p| p.path == "blocks.2.depthwise.weight").unwrap();
     params[i].shape = vec![144, 1, 5, 5];
     params[i].values.resize(144 * 25, 0.0);
-    let e = err(&write_student_blob(&params, 224, false, BlobDtype::F16, None, Default::default()).unwrap());
+    let e = err(&write_trunk_blob(&params, 224, false, BlobDtype::F16, None, Default::default()).unwrap());
     assert!(e.contains("tensor `blocks.2.depthwise.weight` has shape [144, 1, 5, 5], expected [144, 1, 3, 3]"), "{e}");
     // A tensor this architecture does not have.
     params.truncate(4);
-    let e = err(&write_student_blob(&params, 224, false, BlobDtype::F16, None, Default::default()).unwrap());
+    let e = err(&write_trunk_blob(&params, 224, false, BlobDtype::F16, None, Default::default()).unwrap());
     assert!(e.contains("is missing"), "{e}");
     // Truncated.
     let e = err(&good[..good.len() - 100]);
-    assert!(e.contains("student blob"), "{e}");
-    // A concept blob is not a student blob.
+    assert!(e.contains("trunk blob"), "{e}");
+    // A concept blob is not a trunk blob.
     let e = err(&cvm::synthetic::concept_blob());
-    assert!(e.contains("expected \"cvm-student\""), "{e}");
+    assert!(e.contains("expected \"cvm-trunk\""), "{e}");
 
     // A truncated checkpoint.
     let bytes = std::fs::read(pth()).unwrap();
     let cut = std::env::temp_dir().join("cvm-truncated.pth");
     std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
-    let e = format!("{:#}", cvm_student::convert(&cut, false).unwrap_err());
+    let e = format!("{:#}", cvm_trunk::convert(&cut, false).unwrap_err());
     std::fs::remove_file(&cut).unwrap();
     assert!(e.contains("not a readable PyTorch checkpoint") || e.contains("cannot be read"), "{e}");
 }
@@ -104,8 +104,8 @@ fn wrong_blobs_and_checkpoints_are_refused_by_name() {
 #[ignore = "needs the model cache: run through `cargo xtask test`"]
 fn adapter_learns_from_few_examples_and_restores_with_its_trunk() {
     use cvm::{Learner, LearnerConfig, StudentConfig};
-    let blob = write_student_blob(
-        &cvm_student::convert(&pth(), false).unwrap(),
+    let blob = write_trunk_blob(
+        &cvm_trunk::convert(&pth(), false).unwrap(),
         224,
         false,
         BlobDtype::F16,
@@ -119,11 +119,11 @@ fn adapter_learns_from_few_examples_and_restores_with_its_trunk() {
     let config = LearnerConfig {
         memory: 100,
         concept_prior: false,
-        ..LearnerConfig::new(StudentConfig::adapter(trunk.input(), cvm::trunk::FEATURES))
+        ..LearnerConfig::new(StudentConfig::adapter(trunk.input(), cvm::efficientnet::FEATURES))
     };
     let concepts = cvm::synthetic::concepts();
     let mut learner = Learner::with_trunk(config, concepts.clone(), trunk.clone(), device.clone()).unwrap();
-    let photos = cvm_student::labelled_photos(&data().join("foolbox")).unwrap();
+    let photos = cvm_trunk::labelled_photos(&data().join("foolbox")).unwrap();
     // Crops of a photo at offset (dx, dy), 400 px square.
     let crops = |index: usize, offsets: &[(usize, usize)]| -> Vec<Vec<u8>> {
         let rgb = image::open(&photos[index].0).unwrap().to_rgb8();
@@ -156,7 +156,7 @@ fn adapter_learns_from_few_examples_and_restores_with_its_trunk() {
     // Adapter, its frozen copy from the last experience (distillation) and 15 stored feature vectors: about 5.4 MB.
     assert!(bytes.len() < 8_000_000, "the snapshot should not copy the 18 MB trunk ({} bytes)", bytes.len());
     let err = Learner::restore(&bytes, concepts.clone(), None, device.clone()).unwrap_err().to_string();
-    assert!(err.contains("load the same student blob"), "{err}");
+    assert!(err.contains("load the same trunk blob"), "{err}");
     let restored = Learner::restore(&bytes, concepts, Some(trunk), device).unwrap();
     assert_eq!(restored.classes(), learner.classes());
 }
@@ -168,7 +168,7 @@ fn committed(file: &str) -> String {
 
 #[test]
 fn every_imagenet_class_maps_to_one_vocabulary_entry() {
-    let names = cvm_student::imagenet_concepts(&committed("imagenet.tsv")).unwrap();
+    let names = cvm_trunk::imagenet_concepts(&committed("imagenet.tsv")).unwrap();
     let vocabulary: std::collections::HashSet<String> = committed("vocabulary.tsv")
         .lines()
         .filter(|l| !l.starts_with('#'))
@@ -181,7 +181,7 @@ fn every_imagenet_class_maps_to_one_vocabulary_entry() {
     let distinct: std::collections::HashSet<&String> = names.iter().collect();
     assert!(distinct.len() >= 995, "only {} distinct entries", distinct.len());
     assert_eq!((names[0].as_str(), names[949].as_str()), ("tench", "strawberry"));
-    assert!(cvm_student::imagenet_concepts("# header\n1\tn0\tx\n").unwrap_err().to_string().contains("out of order"));
+    assert!(cvm_trunk::imagenet_concepts("# header\n1\tn0\tx\n").unwrap_err().to_string().contains("out of order"));
 }
 
 fn asset(name: &str) -> Vec<u8> {
@@ -193,7 +193,7 @@ fn asset(name: &str) -> Vec<u8> {
 /// The product's blobs (built by `cargo xtask assets`): the student's trunk on flex, and the SmolLM2 concept space.
 fn product_blobs() -> (Device, Trunk, std::sync::Arc<cvm::ConceptSpace>) {
     let device = Device::flex().autodiff();
-    let trunk = Trunk::from_bytes(&asset("student-efficientnet-lite0.safetensors"), &device).unwrap();
+    let trunk = Trunk::from_bytes(&asset("trunk-efficientnet-lite0.safetensors"), &device).unwrap();
     let concepts = std::sync::Arc::new(cvm::ConceptSpace::from_bytes(&asset("concepts-smollm2.safetensors")).unwrap());
     (device, trunk, concepts)
 }
@@ -207,11 +207,11 @@ fn the_prior_names_photos_it_was_never_taught() {
     use cvm::{Learner, LearnerConfig, StudentConfig};
     let (device, trunk, concepts) = product_blobs();
     let names = trunk.imagenet_concepts().unwrap().to_vec();
-    let photos = cvm_student::labelled_photos(&data().join("foolbox")).unwrap();
+    let photos = cvm_trunk::labelled_photos(&data().join("foolbox")).unwrap();
     let top5 = |prior: bool| {
         let config = LearnerConfig {
             concept_prior: prior,
-            ..LearnerConfig::new(StudentConfig::adapter(trunk.input(), cvm::trunk::FEATURES))
+            ..LearnerConfig::new(StudentConfig::adapter(trunk.input(), cvm::efficientnet::FEATURES))
         };
         let mut learner = Learner::with_trunk(config, concepts.clone(), trunk.clone(), device.clone()).unwrap();
         photos
@@ -234,14 +234,14 @@ fn the_prior_names_photos_it_was_never_taught() {
 #[test]
 #[ignore = "needs the model cache: run through `cargo xtask test`"]
 fn mislabelled_imagenet_classes_are_refused_by_name() {
-    let params = cvm_student::convert(&pth(), true).unwrap();
-    let names = cvm_student::imagenet_concepts(&committed("imagenet.tsv")).unwrap();
-    let good = write_student_blob(&params, 224, true, BlobDtype::F16, Some(&names), Default::default()).unwrap();
+    let params = cvm_trunk::convert(&pth(), true).unwrap();
+    let names = cvm_trunk::imagenet_concepts(&committed("imagenet.tsv")).unwrap();
+    let good = write_trunk_blob(&params, 224, true, BlobDtype::F16, Some(&names), Default::default()).unwrap();
     assert_eq!(Trunk::from_bytes(&good, &Device::flex()).unwrap().imagenet_concepts().unwrap()[949], "strawberry");
     // Names for a classifier the blob does not keep, or not one per class.
     assert!(
-        write_student_blob(
-            &cvm_student::convert(&pth(), false).unwrap(),
+        write_trunk_blob(
+            &cvm_trunk::convert(&pth(), false).unwrap(),
             224,
             false,
             BlobDtype::F16,
@@ -253,7 +253,7 @@ fn mislabelled_imagenet_classes_are_refused_by_name() {
     let mut metadata = cvm::blob::Metadata::new();
     metadata.insert("imagenet_concepts".into(), serde_json::Value::from(names[..999].to_vec()));
     let e = Trunk::from_bytes(
-        &write_student_blob(&params, 224, true, BlobDtype::F16, None, metadata).unwrap(),
+        &write_trunk_blob(&params, 224, true, BlobDtype::F16, None, metadata).unwrap(),
         &Device::flex(),
     )
     .unwrap_err()
@@ -261,15 +261,15 @@ fn mislabelled_imagenet_classes_are_refused_by_name() {
     assert!(e.contains("imagenet_concepts must name the classifier's 1000 classes"), "{e}");
     // A learner asked for the prior of a blob that names no classes says what to do.
     let bare = Trunk::from_bytes(
-        &write_student_blob(&params, 224, true, BlobDtype::F16, None, Default::default()).unwrap(),
+        &write_trunk_blob(&params, 224, true, BlobDtype::F16, None, Default::default()).unwrap(),
         &Device::flex(),
     )
     .unwrap();
-    let config = cvm::LearnerConfig::new(cvm::StudentConfig::adapter(bare.input(), cvm::trunk::FEATURES));
+    let config = cvm::LearnerConfig::new(cvm::StudentConfig::adapter(bare.input(), cvm::efficientnet::FEATURES));
     let e = cvm::Learner::with_trunk(config, cvm::synthetic::concepts(), bare, Device::flex().autodiff())
         .unwrap_err()
         .to_string();
-    assert!(e.contains("concept prior needs a student blob"), "{e}");
+    assert!(e.contains("concept prior needs a trunk blob"), "{e}");
 }
 
 /// With the grounded prior, training reads each example's prior vector from a cache filled once per example (a
@@ -282,10 +282,10 @@ fn with_the_prior_a_restored_learner_continues_exactly_as_one_that_never_stopped
     let (device, trunk, concepts) = product_blobs();
     let config = LearnerConfig {
         batch_size: 8,
-        ..LearnerConfig::new(StudentConfig::adapter(trunk.input(), cvm::trunk::FEATURES))
+        ..LearnerConfig::new(StudentConfig::adapter(trunk.input(), cvm::efficientnet::FEATURES))
     };
     assert!(config.concept_prior);
-    let photos = cvm_student::labelled_photos(&data().join("foolbox")).unwrap();
+    let photos = cvm_trunk::labelled_photos(&data().join("foolbox")).unwrap();
     let names = trunk.imagenet_concepts().unwrap().to_vec();
     // Four 160-px crops of a photo, as encoded samples.
     let samples = |learner: &mut Learner, index: usize| {

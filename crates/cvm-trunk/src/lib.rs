@@ -1,12 +1,12 @@
-//! Student blobs from pretrained weights: EfficientNet-Lite0 (`.pth`, efficientnet_pytorch names) → BatchNorm
-//! folded into the convolutions → a `cvm-student` safetensors blob; and the ImageNet check of such a blob.
+//! Trunk blobs from pretrained weights: EfficientNet-Lite0 (`.pth`, efficientnet_pytorch names) → BatchNorm
+//! folded into the convolutions → a `cvm-trunk` safetensors blob; and the ImageNet check of such a blob.
 
 use std::collections::HashMap;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail, ensure};
+use cvm::efficientnet::{FEATURES, IMAGENET_CLASSES, block_shapes};
 use cvm::params::HostParam;
-use cvm::trunk::{FEATURES, IMAGENET_CLASSES, block_shapes};
 use pytorch_reader::PytorchReader;
 
 /// BatchNorm epsilon the weights were trained with (TensorFlow's default).

@@ -1,15 +1,15 @@
-//! `cvm-student`: student blobs from pretrained weights.
+//! `cvm-trunk`: trunk blobs from pretrained weights.
 //!
 //! ```text
-//! cvm-student convert --pth FILE --out FILE [--size 224] [--classifier [--imagenet-concepts FILE]] [--dtype f16|f32|i8]
-//! cvm-student imagenet --blob FILE --photos DIR      # top-1 on labelled ImageNet photos (needs --classifier)
+//! cvm-trunk convert --pth FILE --out FILE [--size 224] [--classifier [--imagenet-concepts FILE]] [--dtype f16|f32|i8]
+//! cvm-trunk imagenet --blob FILE --photos DIR      # top-1 on labelled ImageNet photos (needs --classifier)
 //! ```
 
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use cvm::burn::tensor::Device;
-use cvm::pretrained::{Trunk, write_student_blob};
+use cvm::trunk::{Trunk, write_trunk_blob};
 use cvm::{BlobDtype, ImageView, PixelFormat, Preprocessor};
 use serde_json::Value;
 
@@ -37,7 +37,7 @@ fn run() -> Result<()> {
             let size = value(&args, "--size").map_or(Ok(224), str::parse).context("--size takes a number")?;
             let classifier = args.iter().any(|a| a == "--classifier");
             let dtype: BlobDtype = value(&args, "--dtype").unwrap_or("f16").parse().map_err(anyhow::Error::msg)?;
-            let params = cvm_student::convert(Path::new(pth), classifier)?;
+            let params = cvm_trunk::convert(Path::new(pth), classifier)?;
             let mut metadata = cvm::blob::Metadata::new();
             for flag in ["--source", "--source-sha256"] {
                 if let Some(v) = value(&args, flag) {
@@ -46,9 +46,9 @@ fn run() -> Result<()> {
             }
             metadata.insert("batchnorm".into(), Value::from("folded into the convolutions (eps 1e-3)"));
             let names = value(&args, "--imagenet-concepts")
-                .map(|path| cvm_student::imagenet_concepts(&String::from_utf8(read(path)?)?))
+                .map(|path| cvm_trunk::imagenet_concepts(&String::from_utf8(read(path)?)?))
                 .transpose()?;
-            let bytes = write_student_blob(&params, size, classifier, dtype, names.as_deref(), metadata)?;
+            let bytes = write_trunk_blob(&params, size, classifier, dtype, names.as_deref(), metadata)?;
             std::fs::write(out, &bytes).with_context(|| format!("cannot write {out}"))?;
             println!("{} tensors → {out}: {:.2} MB", params.len(), bytes.len() as f64 / 1e6);
             Ok(())
@@ -57,7 +57,7 @@ fn run() -> Result<()> {
             let blob = std::fs::read(value(&args, "--blob").context("--blob FILE is required")?)?;
             let trunk = Trunk::from_bytes(&blob, &Device::flex())?;
             let photos =
-                cvm_student::labelled_photos(Path::new(value(&args, "--photos").context("--photos DIR is required")?))?;
+                cvm_trunk::labelled_photos(Path::new(value(&args, "--photos").context("--photos DIR is required")?))?;
             let mut pre = Preprocessor::new(trunk.input())?;
             let mut correct = 0;
             for (path, label) in &photos {
@@ -77,6 +77,6 @@ fn run() -> Result<()> {
             println!("top-1: {correct}/{}", photos.len());
             Ok(())
         }
-        _ => bail!("usage: cvm-student <convert | imagenet> (see the crate docs)"),
+        _ => bail!("usage: cvm-trunk <convert | imagenet> (see the crate docs)"),
     }
 }
