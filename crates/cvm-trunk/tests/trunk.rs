@@ -87,7 +87,7 @@ fn wrong_blobs_and_checkpoints_are_refused_by_name() {
     assert!(e.contains("trunk blob"), "{e}");
     // A concept blob is not a trunk blob.
     let e = err(&cvm::synthetic::concept_blob());
-    assert!(e.contains("expected \"cvm-trunk\""), "{e}");
+    assert!(e.contains("expected \"cvm-student\""), "{e}");
 
     // A truncated checkpoint.
     let bytes = std::fs::read(pth()).unwrap();
