@@ -5,7 +5,7 @@
 
 use std::fs;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::{Ctx, Result, assets, run};
@@ -27,7 +27,7 @@ fn wasm_pack_build(ctx: &Ctx, out: &std::path::Path, extra: &[&str]) -> Result {
 }
 
 /// The package's two builds of the façade: (directory in `pkg/`, cargo arguments).
-const BUILDS: [(&str, &[&str]); 2] = [("cpu", &["--no-default-features"]), ("webgpu", &[])];
+pub const BUILDS: [(&str, &[&str]); 2] = [("cpu", &["--no-default-features"]), ("webgpu", &[])];
 
 /// Builds the npm package into `pkg/`: the CPU-only build (`cpu/`, no WebGPU backend) and the whole one
 /// (`webgpu/`) behind one module, `index.js` (`crates/cvm-wasm/js/`), which loads the second only when a learner
@@ -191,49 +191,48 @@ pub fn sizes(ctx: &Ctx) -> Result {
     pkg(ctx)?;
     prepare_page(ctx)?;
     let www = ctx.root.join("www");
-    let shipped: Vec<(String, PathBuf)> = [
-        "index.html",
-        "style.css",
-        "app.js",
-        "page/dom.js",
-        "page/settings.js",
-        "page/storage.js",
-        "page/worker-client.js",
-        "page/state.js",
-        "page/camera.js",
-        "page/plots.js",
-        "page/training.js",
-        "page/recording.js",
-        "page/live.js",
-        "page/classes.js",
-        "page/keep.js",
-        "worker.js",
-        "protocol.js",
-        "sw.js",
-        "manifest.webmanifest",
-        "icon.svg",
-    ]
-    .iter()
-    .map(|f| (f.to_string(), www.join(f)))
-    .chain(
-        [
-            "pkg/index.js",
-            "pkg/cpu/cvm_wasm.js",
-            "pkg/cpu/cvm_wasm_bg.wasm",
-            "pkg/webgpu/cvm_wasm.js",
-            "pkg/webgpu/cvm_wasm_bg.wasm",
-            "idb-keyval.js",
-            "concepts.safetensors",
-            "trunk.safetensors",
-        ]
-        .iter()
-        .map(|f| (f.to_string(), www.join("generated").join(f))),
-    )
-    .collect();
+    let shipped: Vec<(String, PathBuf)> = page_files(&www)?
+        .into_iter()
+        .map(|f| {
+            let path = www.join(&f);
+            (f, path)
+        })
+        .chain(
+            [
+                "pkg/index.js",
+                "pkg/cpu/cvm_wasm.js",
+                "pkg/cpu/cvm_wasm_bg.wasm",
+                "pkg/webgpu/cvm_wasm.js",
+                "pkg/webgpu/cvm_wasm_bg.wasm",
+                "idb-keyval.js",
+                "concepts.safetensors",
+                "trunk.safetensors",
+            ]
+            .iter()
+            .map(|f| (f.to_string(), www.join("generated").join(f))),
+        )
+        .collect();
     print_sizes(
         "What the page ships (a visitor on the CPU downloads all of it but pkg/webgpu/; one on WebGPU, all of it):",
         &shipped,
     )
+}
+
+/// The page's own files, as a visitor's browser fetches them: those at the top of `www/` (not its npm manifest or
+/// the store screenshot) and its modules in `page/`, by name.
+fn page_files(www: &Path) -> Result<Vec<String>> {
+    let mut files = Vec::new();
+    for dir in ["", "page"] {
+        for entry in fs::read_dir(www.join(dir)).map_err(|e| e.to_string())? {
+            let path = entry.map_err(|e| e.to_string())?.path();
+            let name = path.file_name().unwrap_or_default().to_string_lossy().into_owned();
+            if path.is_file() && !name.starts_with("package") && name != "screenshot.png" {
+                files.push(if dir.is_empty() { name } else { format!("{dir}/{name}") });
+            }
+        }
+    }
+    files.sort();
+    Ok(files)
 }
 
 /// Node-driven browser tests under `tests/` (npm consumer, demo page end to end), after installing their packages.
