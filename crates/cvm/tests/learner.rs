@@ -553,7 +553,10 @@ fn class_accuracy_counts_each_class_from_encoded_samples() {
 /// loads and predicts what it predicted then: renaming a stored field or changing the layout fails here first.
 #[test]
 fn a_snapshot_saved_by_an_earlier_release_still_loads() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    // Cargo sets the manifest directory at run time too; the compile-time value may name another checkout when
+    // clones share one target directory (and that checkout may be gone).
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into());
+    let dir = std::path::Path::new(&manifest).join("tests/fixtures");
     let (snapshot, expected) = (dir.join("learner-v2.snapshot"), dir.join("learner-v2.json"));
     let mut rng = rand::SeedableRng::seed_from_u64(21);
     let probe: Vec<Vec<u8>> = (0..6).map(|i| image(i % 3, &mut rng)).collect();
