@@ -35,8 +35,9 @@ const encoded = new Map(); // `${level}:${encoding}:${etag}:${file}` → its com
 /** Serves `routes` (URL prefix → directory) on 127.0.0.1 (`port`, else any free one); resolves with { url, served
  * (paths answered), sent (path → bytes of body sent), close }. Like a static host, it answers `If-None-Match` with
  * 304. Options: `compress` ("best" or "fast": brotli or gzip, as the request accepts), and, for the start-up
- * benchmark, a link of `bitsPerSecond` shared by every response, each delayed by `latencyMs`. */
-export async function serve(routes, { compress = null, bitsPerSecond = 0, latencyMs = 0, port = 0 } = {}) {
+ * benchmark, a link of `bitsPerSecond` shared by every response, each delayed by `latencyMs`; `isolated` sends
+ * the headers that make a page cross-origin isolated (shared memory, so wasm threads). */
+export async function serve(routes, { compress = null, bitsPerSecond = 0, latencyMs = 0, port = 0, isolated = false } = {}) {
   const served = []; // the paths answered, in order
   const sent = new Map();
   let linkFree = 0; // when the shared link can send its next byte (ms, performance.now())
@@ -51,6 +52,7 @@ export async function serve(routes, { compress = null, bitsPerSecond = 0, latenc
         if (info.isDirectory()) [file, info] = [join(file, "index.html"), await stat(join(file, "index.html"))];
         const etag = `"${info.size}-${Math.floor(info.mtimeMs)}"`;
         const headers = { "content-type": TYPES[extname(file)] ?? "application/octet-stream", etag, "cache-control": "no-cache" };
+        if (isolated) Object.assign(headers, { "cross-origin-opener-policy": "same-origin", "cross-origin-embedder-policy": "require-corp" });
         if (latencyMs) await new Promise((r) => setTimeout(r, latencyMs));
         served.push(path);
         if (req.headers["if-none-match"] === etag) {

@@ -167,6 +167,29 @@ fn rust_components() -> Result<bool> {
     Ok(true)
 }
 
+/// The nightly toolchain of the façade's threads build (`cargo xtask bench browser` only): wasm threads need the
+/// standard library rebuilt with atomics, which only a nightly's `-Z build-std` does. Pinned by date.
+pub const NIGHTLY: &str = "nightly-2026-05-20";
+
+/// Installs [`NIGHTLY`] with the standard library's source and the wasm target, when missing.
+pub fn nightly() -> Result<bool> {
+    let out = Command::new("rustup")
+        .args(["+".to_owned() + NIGHTLY, "component".into(), "list".into(), "--installed".into()])
+        .output()
+        .map_err(|e| format!("rustup: {e}"))?;
+    let installed = String::from_utf8_lossy(&out.stdout).into_owned();
+    if out.status.success() && ["rust-src", "rust-std-wasm32-unknown-unknown"].iter().all(|c| installed.contains(c)) {
+        return Ok(false);
+    }
+    exec(Command::new("rustup").args(["toolchain", "install", NIGHTLY, "--profile", "minimal"]).args([
+        "--component",
+        "rust-src",
+        "--target",
+        "wasm32-unknown-unknown",
+    ]))?;
+    Ok(true)
+}
+
 fn apt_packages() -> Result<bool> {
     let missing: Vec<&str> = APT.iter().filter(|(_, file)| !Path::new(file).exists()).map(|(p, _)| *p).collect();
     if missing.is_empty() {

@@ -8,7 +8,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::{Ctx, Result, assets, run};
+use crate::{Ctx, Result, assets, run, setup};
 
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 
@@ -16,14 +16,14 @@ pub fn pkg_dir(ctx: &Ctx) -> PathBuf {
     ctx.root.join("pkg")
 }
 
-/// `wasm-pack build` of the façade into `out`, with cargo's `extra` arguments.
-fn wasm_pack_build(ctx: &Ctx, out: &std::path::Path, extra: &[&str]) -> Result {
-    run(Command::new("wasm-pack")
-        .current_dir(ctx.root.join("crates/cvm-wasm"))
+/// `wasm-pack build` of the façade into `out`; cargo's arguments follow.
+fn wasm_pack_build(ctx: &Ctx, out: &Path) -> Command {
+    let mut cmd = Command::new("wasm-pack");
+    cmd.current_dir(ctx.root.join("crates/cvm-wasm"))
         .args(["build", "--release", "--target", "web", "--out-dir"])
         .arg(out)
-        .args(["--out-name", "cvm_wasm", "--"])
-        .args(extra))
+        .args(["--out-name", "cvm_wasm", "--"]);
+    cmd
 }
 
 /// The package's two builds of the façade: (directory in `pkg/`, cargo arguments).
@@ -38,7 +38,7 @@ pub fn pkg(ctx: &Ctx) -> Result {
         fs::remove_dir_all(&pkg).map_err(|e| format!("{}: {e}", pkg.display()))?;
     }
     for (dir, extra) in BUILDS {
-        wasm_pack_build(ctx, &pkg.join(dir), extra)?;
+        run(wasm_pack_build(ctx, &pkg.join(dir)).args(extra))?;
     }
     let read = |path: PathBuf| fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()));
     // The API is what comes before wasm-bindgen's own start-up declarations (which list each build's internals).
@@ -275,9 +275,29 @@ pub fn node_bench(ctx: &Ctx, script: &str, args: &[String]) -> Result {
         .env("CVM_ASSETS", assets::assets_dir(ctx)))
 }
 
-/// The browser benchmarks of `crates/cvm-bench/browser` (`mode`: `train` or `webcam`) against a fresh `pkg/`.
+/// The façade's threads build (`initThreadPool`; the trunk's convolutions on every core of a cross-origin-isolated
+/// page), for the trunk benchmark only: [`setup::NIGHTLY`] rebuilds the standard library with atomics, in a target
+/// directory of its own (the stable builds' cache stays as it is). Returns the package's directory.
+pub fn threads_pkg(ctx: &Ctx) -> Result<PathBuf> {
+    setup::nightly()?;
+    let out = ctx.target_dir().join("pkg-threads");
+    run(wasm_pack_build(ctx, &out)
+        .env("RUSTUP_TOOLCHAIN", setup::NIGHTLY)
+        .env("CARGO_TARGET_DIR", ctx.target_dir().join("threads"))
+        // Replaces `.cargo/config.toml`'s flags for wasm (SIMD kept); shared memory may grow to 4 GiB.
+        .env(
+            "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS",
+            "-C target-feature=+simd128,+atomics,+bulk-memory,+mutable-globals -C link-arg=--max-memory=4294967296",
+        )
+        .args(["--no-default-features", "--features", "threads", "-Z", "build-std=panic_abort,std"]))?;
+    Ok(out)
+}
+
+/// The browser benchmarks of `crates/cvm-bench/browser` (`mode`: `train`, `trunk` or `webcam`) against a fresh
+/// `pkg/` (and, for `trunk`, the threads build).
 pub fn browser_bench(ctx: &Ctx, mode: &str, out: Option<&str>) -> Result {
     pkg(ctx)?;
+    let threads = if mode == "trunk" { Some(threads_pkg(ctx)?) } else { None };
     let bench = ctx.root.join("crates/cvm-bench/browser");
     // run.mjs shares the tests' browser plumbing (and its playwright-core); install it only when missing, so a
     // benchmark never swaps packages under a running test.
@@ -288,6 +308,9 @@ pub fn browser_bench(ctx: &Ctx, mode: &str, out: Option<&str>) -> Result {
     npm(&bench, &["ci"])?;
     let mut cmd = Command::new("node");
     cmd.current_dir(&bench).args(["run.mjs", mode]).env("CVM_ASSETS", assets::assets_dir(ctx));
+    if let Some(threads) = threads {
+        cmd.env("CVM_THREADS_PKG", threads);
+    }
     if let Some(out) = out {
         // Relative to the workspace root, like the native benchmarks' outputs (cargo runs them there).
         cmd.arg("--out").arg(ctx.root.join(out));

@@ -8,9 +8,8 @@
 // webcam: the pretrained trunk + adapter in this learner, as the demo page uses it.
 
 import init, { Learner } from "/pkg/cvm_wasm.js";
+import { CONCEPTS, STUDENT, oursTrunk, randomRgba, timed } from "./trunk.js";
 
-const CONCEPTS = "/assets/concepts-smollm2.safetensors";
-const STUDENT = "/assets/trunk-efficientnet-lite0.safetensors";
 const SIDE = 32;
 const BATCH = 32;
 const DIM = 576;
@@ -18,17 +17,6 @@ const RECORD_FPS = 8; // the demo page's recording rate
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-function randomRgba(side, seed, height = side) {
-  let s = seed >>> 0 || 1;
-  const data = new Uint8Array(side * height * 4);
-  for (let i = 0; i < data.length; i++) {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    data[i] = (i & 3) === 3 ? 255 : s & 255;
-  }
-  return data;
-}
 
 async function oursTrainStep(backend, warmup, steps) {
   await init();
@@ -151,26 +139,16 @@ async function webcam(backend, shots, steps, frames) {
   return result;
 }
 
-/** `runs` timings of `once()` after `warmup` calls. */
-async function timed(once, warmup, runs) {
-  const times = [];
-  for (let i = 0; i < warmup + runs; i++) {
-    const started = performance.now();
-    await once(i);
-    if (i >= warmup) times.push(performance.now() - started);
-  }
-  return times;
-}
 
-/** The trunk's forward pass in this learner: a 224×224 RGBA frame → its 1280 features (preprocessing included). */
-async function oursTrunk(backend, warmup, runs) {
-  await init();
-  const learner = await Learner.create({ concepts: CONCEPTS, student: STUDENT, backend });
-  const frames = [1, 2].map((seed) => randomRgba(224, seed));
-  const times = await timed((i) => learner.encode(frames[i % 2], 224, 224), warmup, runs);
-  const result = { backend: learner.backend, times };
-  learner.free();
-  return result;
+/** The trunk's forward pass with the threads build, in a worker: a page's main thread may not wait on shared
+ * memory, which rayon's pool does (the page must be cross-origin isolated). */
+function oursTrunkThreads(threads, warmup, runs) {
+  const worker = new Worker("./trunk-worker.js", { type: "module" });
+  return new Promise((resolve) => {
+    worker.onmessage = ({ data }) => resolve(data);
+    worker.onerror = (event) => resolve({ error: event.message ?? "the worker failed to start" });
+    worker.postMessage({ threads, warmup, runs });
+  }).finally(() => worker.terminate());
 }
 
 // EfficientNet-Lite0: stem, then (expansion, kernel, stride, outputs, repeats) per stage, then the 1280 head.
@@ -240,9 +218,13 @@ function tfjsLite0Layers() {
 }
 
 /** The same forward pass in TensorFlow.js on `backend`, built from fused ops or from layers. */
-async function tfjsTrunk(backend, build, warmup, runs) {
+async function tfjsTrunk(backend, build, warmup, runs, threads = 1) {
   const tf = globalThis.tf;
-  if (backend === "wasm") tf.wasm.setWasmPaths("/node_modules/@tensorflow/tfjs-backend-wasm/dist/");
+  if (backend === "wasm") {
+    tf.wasm.setWasmPaths("/node_modules/@tensorflow/tfjs-backend-wasm/dist/");
+    // Its threaded build is loaded only in a cross-origin-isolated page, with half the cores unless told.
+    tf.wasm.setThreadsCount(threads);
+  }
   if (!(await tf.setBackend(backend))) throw new Error(`TF.js backend ${backend} is not available`);
   await tf.ready();
   const forward = build === "fused" ? tfjsLite0Fused() : tfjsLite0Layers();
@@ -262,5 +244,8 @@ async function tfjsTrunk(backend, build, warmup, runs) {
   return { backend: tf.getBackend(), threads: backend === "wasm" ? tf.wasm.getThreadsCount?.() : undefined, times };
 }
 
-window.bench = { oursTrainStep, tfjsTrainStep, oursTrunk, tfjsTrunk, webcam };
+/** The cores the browser reports: how many threads the threaded rows use. */
+const cores = () => navigator.hardwareConcurrency;
+
+window.bench = { cores, oursTrainStep, tfjsTrainStep, oursTrunk, oursTrunkThreads, tfjsTrunk, webcam };
 document.getElementById("ready").textContent = "ready";

@@ -1,6 +1,8 @@
 // Browser benchmarks in one headless Chromium (WebGPU through SwiftShader, a CPU emulation, where no GPU exists):
 //   node run.mjs train  [--out FILE]   the student's train step here vs the same network in TensorFlow.js
-//   node run.mjs trunk  [--out FILE]   the trunk's forward pass here vs EfficientNet-Lite0 in TensorFlow.js
+//   node run.mjs trunk  [--out FILE]   the trunk's forward pass here vs EfficientNet-Lite0 in TensorFlow.js, on one
+//                                      thread and, in a cross-origin-isolated page, on every core (CVM_THREADS_PKG:
+//                                      the façade's threads build)
 //   node run.mjs webcam [--out FILE] [--backends cpu]   the pretrained trunk + adapter: new-class time and frame latency
 // Needs CVM_ASSETS (concept and trunk blobs) and the npm package in ../../../pkg.
 
@@ -17,17 +19,23 @@ const backends = rest.includes("--backends") ? rest[rest.indexOf("--backends") +
 const assets = process.env.CVM_ASSETS;
 if (!assets) throw new Error("CVM_ASSETS is unset: run through `cargo xtask bench browser|webcam`");
 
-const server = await serve({ "/pkg/": join(here, "../../../pkg"), "/assets/": assets, "/": here });
+const routes = { "/pkg/": join(here, "../../../pkg"), "/assets/": assets, "/": here };
+const server = await serve(routes);
+// The same files from a cross-origin-isolated origin: shared memory, so threads (wasm's and TF.js's).
+const threadsPkg = process.env.CVM_THREADS_PKG;
+const isolated = threadsPkg ? await serve({ "/pkg-threads/": threadsPkg, ...routes }, { isolated: true }) : null;
 // WebGL in headless Chromium needs SwiftShader allowed explicitly.
 const browser = await launch(["--enable-unsafe-swiftshader", "--use-angle=swiftshader"]);
 const version = browser.version();
 
-/** Runs `window.bench[fn](...args)` in a fresh page. */
+/** Runs `window.bench[fn](...args)` in a fresh page (of the isolated origin when `fn` ends in "Isolated"). */
 async function inPage(fn, ...args) {
   const page = await browser.newPage();
   const log = collectConsole(page);
+  const origin = fn.endsWith("Isolated") ? isolated : server;
+  fn = fn.replace(/Isolated$/, "");
   try {
-    await page.goto(`${server.url}/index.html`);
+    await page.goto(`${origin.url}/index.html`);
     await page.waitForFunction(() => document.getElementById("ready").textContent === "ready", null, { timeout: 60_000 });
     return await page.evaluate(({ fn, args }) => window.bench[fn](...args), { fn, args });
   } catch (error) {
@@ -64,26 +72,34 @@ try {
     }
     results = { chromium: version, warmup: WARMUP, steps: STEPS, batch: 32, rows };
   } else if (mode === "trunk") {
+    if (!isolated) throw new Error("CVM_THREADS_PKG is unset: run through `cargo xtask bench browser`");
     // SwiftShader takes seconds a frame: fewer runs there.
     const runs = (backend) => (backend === "cpu" || backend === "wasm" ? [3, 20] : [1, 3]);
+    const cores = await inPage("cores");
+    const ours = "cvm (burn 0.22 + own CPU kernels)";
     const rows = [];
-    for (const backend of ["cpu", "webgpu"]) rows.push({ engine: "cvm (burn 0.22 + own CPU kernels)", build: "", ...(await inPage("oursTrunk", backend, ...runs(backend))) });
+    for (const backend of ["cpu", "webgpu"]) rows.push({ engine: ours, build: "", ...(await inPage("oursTrunk", backend, ...runs(backend))) });
+    rows.push({ engine: ours, build: "", ...(await inPage("oursTrunkThreadsIsolated", cores, ...runs("cpu"))) });
     for (const build of ["fused", "layers"]) {
       for (const backend of ["wasm", "cpu", "webgl", "webgpu"]) {
         const [warmup, n] = backend === "cpu" ? [1, 3] : runs(backend);
         rows.push({ engine: "TF.js 4.22.0", build, ...(await inPage("tfjsTrunk", backend, build, warmup, n)) });
       }
+      rows.push({ engine: "TF.js 4.22.0", build, ...(await inPage("tfjsTrunkIsolated", "wasm", build, ...runs("wasm"), cores)) });
     }
     for (const r of rows) if (r.times) r.ms = median(r.times);
-    const peer = rows.find((r) => r.build === "fused" && r.backend === "wasm" && r.ms);
+    const peer = rows.find((r) => r.build === "fused" && r.backend === "wasm" && r.threads === 1 && r.ms);
+    const threaded = (engine) => rows.find((r) => r.engine === engine && r.threads > 1 && r.build !== "layers" && r.ms);
     console.log("\ntrunk forward: EfficientNet-Lite0, one 224×224 frame → 1280 features read back; median after warm-up\n");
-    console.log("| engine | built from | backend | ms/frame | frames/s | ÷ TF.js wasm (fused) |\n|---|---|---|---|---|---|");
+    console.log("| engine | built from | backend | ms/frame | frames/s | ÷ TF.js wasm (fused, 1 thread) |\n|---|---|---|---|---|---|");
     for (const r of rows) {
-      const backend = r.backend === "wasm" ? `wasm (${r.threads ?? 1} thread${r.threads > 1 ? "s" : ""})` : r.backend;
+      const backend = r.threads ? `${r.backend === "cpu" ? "CPU wasm" : r.backend} (${r.threads} thread${r.threads > 1 ? "s" : ""})` : r.backend;
       const ratio = peer && r.ms ? `${(r.ms / peer.ms).toFixed(2)}×` : "";
       console.log(r.ms ? `| ${r.engine} | ${r.build || "—"} | ${backend} | ${fmt(r.ms)} | ${(1000 / r.ms).toFixed(1)} | ${ratio} |` : `| ${r.engine} | ${r.build || "—"} | ${r.backend ?? "—"} | — | — | ${r.error} |`);
     }
-    results = { chromium: version, rows };
+    const [a, b] = [threaded(ours), threaded("TF.js 4.22.0")];
+    if (a && b) console.log(`\nwith ${cores} threads: ours ÷ TF.js wasm (fused, ${b.threads} threads) = ${(a.ms / b.ms).toFixed(2)}×`);
+    results = { chromium: version, cores, rows };
   } else if (mode === "webcam") {
     const rows = [];
     for (const backend of backends) rows.push(await inPage("webcam", backend, 20, 60, backend === "cpu" ? 10 : 3));
@@ -99,6 +115,7 @@ try {
 } finally {
   await browser.close();
   await server.close();
+  await isolated?.close();
 }
 if (out) {
   writeFileSync(out, JSON.stringify(results, null, 2));

@@ -12,6 +12,11 @@ mod fetch;
 mod frames;
 pub mod shapes;
 
+/// `initThreadPool(n)`: starts `n` workers sharing the module's memory, on which the CPU trunk's convolutions
+/// then run (the `threads` build only; resolves once they are ready).
+#[cfg(feature = "threads")]
+pub use wasm_bindgen_rayon::init_thread_pool;
+
 use std::cell::{Cell, RefCell, RefMut};
 use std::rc::Rc;
 use std::sync::Arc;

@@ -9,7 +9,12 @@
 //! target (wasm SIMD128 included) without target-specific code. A depthwise tap is one multiply-add over a pixel's
 //! contiguous channels, and the stem runs as the same matrix product over 27-value patches. Same parameters as
 //! [`crate::trunk`] (by path), same arithmetic up to the order of float additions (tested against it).
+//!
+//! With the `threads` feature every convolution's output is cut into bands of pixels that rayon's pool computes
+//! at once (each band's sums are the same as in one pass, so the features do not depend on the thread count);
+//! without a pool (or without the feature) the bands run one after another on the calling thread.
 
+use std::cell::RefCell;
 use std::sync::Mutex;
 
 use crate::efficientnet::{FEATURES, block_shapes};
@@ -37,6 +42,36 @@ fn relu6(values: &mut [f32]) {
     for v in values {
         *v = v.clamp(0.0, 6.0);
     }
+}
+
+/// Runs `work(item, band)` over `out` cut into bands of `band` items (`item`: the band's first), on every
+/// thread of rayon's pool with the `threads` feature, else one band after another.
+fn in_bands(out: &mut [f32], band: usize, work: impl Fn(usize, &mut [f32]) + Sync + Send) {
+    #[cfg(feature = "threads")]
+    {
+        use rayon::prelude::*;
+        out.par_chunks_mut(band).enumerate().for_each(|(i, chunk)| work(i * band, chunk));
+    }
+    #[cfg(not(feature = "threads"))]
+    out.chunks_mut(band).enumerate().for_each(|(i, chunk)| work(i * band, chunk));
+}
+
+/// How many of `units` go in one band: every thread gets about four bands (fewer would leave a thread idle when
+/// bands take unequal time), in multiples of `multiple`; all of them in one band without threads.
+fn band_units(units: usize, multiple: usize) -> usize {
+    #[cfg(feature = "threads")]
+    let threads = rayon::current_num_threads();
+    #[cfg(not(feature = "threads"))]
+    let threads = 1;
+    if threads == 1 {
+        return units.max(1);
+    }
+    units.div_ceil(4 * threads).next_multiple_of(multiple).max(multiple)
+}
+
+thread_local! {
+    /// The pointwise kernel's tile of inputs, one per thread, kept between calls.
+    static TILE: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
 }
 
 fn param<'a>(params: &'a HostParams, path: &str, shape: &[usize]) -> Result<&'a [f32]> {
@@ -84,35 +119,35 @@ impl Pointwise {
         Ok(Self { inputs, outputs, packed, bias: bias.to_vec() })
     }
 
-    /// `out[p] = bias + residual[p] + x[p] · W` for `pixels` channel-last pixels, then ReLU6 if asked;
-    /// `scratch` holds a tile of `x`, interleaved.
-    fn run(
-        &self,
-        x: &[f32],
-        pixels: usize,
-        residual: Option<&[f32]>,
-        activate: bool,
-        out: &mut [f32],
-        scratch: &mut Vec<f32>,
-    ) {
+    /// `out[p] = bias + residual[p] + x[p] · W` for `pixels` channel-last pixels, then ReLU6 if asked.
+    fn run(&self, x: &[f32], pixels: usize, residual: Option<&[f32]>, activate: bool, out: &mut [f32]) {
         let (x, out) = (&x[..pixels * self.inputs], &mut out[..pixels * self.outputs]);
-        scratch.resize(self.inputs * ROWS, 0.0);
-        let whole = pixels / ROWS * ROWS;
-        for first in (0..whole).step_by(ROWS) {
-            self.tile::<ROWS>(x, first, residual, activate, out, scratch);
-        }
-        for first in whole..pixels {
-            self.tile::<1>(x, first, residual, activate, out, scratch);
-        }
+        let band = band_units(pixels, ROWS);
+        in_bands(out, band * self.outputs, |item, out| {
+            TILE.with_borrow_mut(|tile| {
+                tile.resize(self.inputs * ROWS, 0.0);
+                let (start, end) = (item / self.outputs, (item + out.len()) / self.outputs);
+                let whole = start + (end - start) / ROWS * ROWS;
+                for p in (start..whole).step_by(ROWS) {
+                    self.tile::<ROWS>(x, p, start, residual, activate, out, tile);
+                }
+                for p in whole..end {
+                    self.tile::<1>(x, p, start, residual, activate, out, tile);
+                }
+            })
+        });
     }
 
-    /// `R` pixels from `first` on, all output channels, [`LANES`] at a time; ReLU6 over them while they are in
-    /// cache (inside the register tile, the clamp keeps the compiler from vectorising).
+    /// `R` pixels from `first` on, all output channels, [`LANES`] at a time, into `out`, a band of the output
+    /// from pixel `band` on; ReLU6 over them while they are in cache (inside the register tile, the clamp keeps the compiler from
+    /// vectorising).
+    #[allow(clippy::too_many_arguments)]
     #[inline(always)]
     fn tile<const R: usize>(
         &self,
         x: &[f32],
         first: usize,
+        band: usize,
         residual: Option<&[f32]>,
         activate: bool,
         out: &mut [f32],
@@ -126,7 +161,7 @@ impl Pointwise {
                 tile[i * R + r] = v;
             }
         }
-        let out = &mut out[first * m..][..R * m];
+        let out = &mut out[(first - band) * m..][..R * m];
         for (panel, weights) in self.packed.chunks_exact(n * LANES).enumerate() {
             let lanes = panel * LANES..(panel + 1) * LANES;
             let mut acc = [[0.0f32; LANES]; R];
@@ -182,26 +217,28 @@ impl Depthwise {
     fn run(&self, x: &[f32], side: usize, out: &mut [f32]) -> usize {
         let (k, c) = (self.kernel, self.channels);
         let (out_side, pad) = same(side, k, self.stride);
-        for oy in 0..out_side {
-            let rows = taps(oy, k, self.stride, pad, side);
-            for ox in 0..out_side {
-                let cols = taps(ox, k, self.stride, pad, side);
-                let pixel = &mut out[(oy * out_side + ox) * c..][..c];
-                pixel.copy_from_slice(&self.bias);
-                for ky in rows.clone() {
-                    let iy = oy * self.stride + ky - pad;
-                    for kx in cols.clone() {
-                        let ix = ox * self.stride + kx - pad;
-                        let v = &x[(iy * side + ix) * c..][..c];
-                        let w = &self.weight[(ky * k + kx) * c..][..c];
-                        for ((a, &v), &w) in pixel.iter_mut().zip(v).zip(w) {
-                            *a += v * w;
+        let row = out_side * c;
+        in_bands(&mut out[..out_side * row], band_units(out_side, 1) * row, |item, band| {
+            for (oy, out_row) in (item / row..).zip(band.chunks_exact_mut(row)) {
+                let rows = taps(oy, k, self.stride, pad, side);
+                for (ox, pixel) in out_row.chunks_exact_mut(c).enumerate() {
+                    let cols = taps(ox, k, self.stride, pad, side);
+                    pixel.copy_from_slice(&self.bias);
+                    for ky in rows.clone() {
+                        let iy = oy * self.stride + ky - pad;
+                        for kx in cols.clone() {
+                            let ix = ox * self.stride + kx - pad;
+                            let v = &x[(iy * side + ix) * c..][..c];
+                            let w = &self.weight[(ky * k + kx) * c..][..c];
+                            for ((a, &v), &w) in pixel.iter_mut().zip(v).zip(w) {
+                                *a += v * w;
+                            }
                         }
                     }
+                    relu6(pixel);
                 }
-                relu6(pixel);
             }
-        }
+        });
         out_side
     }
 }
@@ -249,7 +286,7 @@ impl Stem {
                 }
             }
         }
-        self.patch.run(&b.patches, pixels, None, true, &mut b.current, &mut b.tile);
+        self.patch.run(&b.patches, pixels, None, true, &mut b.current);
         out_side
     }
 }
@@ -263,7 +300,7 @@ struct Block {
 
 /// Activations of one image, kept between frames (the four activation buffers sized for the largest layer when
 /// the trunk is built, the rest on the first frame): the stem's patches, the block input and output (ping-pong),
-/// the expanded and the depthwise activations, the head's output, and the pointwise kernel's tile.
+/// the expanded and the depthwise activations, and the head's output.
 #[derive(Default)]
 struct Buffers {
     patches: Vec<f32>,
@@ -272,7 +309,6 @@ struct Buffers {
     expanded: Vec<f32>,
     depthwise: Vec<f32>,
     head: Vec<f32>,
-    tile: Vec<f32>,
 }
 
 /// EfficientNet-Lite0 features on the CPU from the trunk's parameters.
@@ -329,19 +365,19 @@ impl CpuEfficientNet {
                 let pixels = side * side;
                 let expanded = match &block.expand {
                     Some(expand) => {
-                        expand.run(&b.current, pixels, None, true, &mut b.expanded, &mut b.tile);
+                        expand.run(&b.current, pixels, None, true, &mut b.expanded);
                         &b.expanded
                     }
                     None => &b.current,
                 };
                 side = block.depthwise.run(expanded, side, &mut b.depthwise);
                 let residual = block.residual.then(|| &b.current[..side * side * block.project.outputs]);
-                block.project.run(&b.depthwise, side * side, residual, false, &mut b.next, &mut b.tile);
+                block.project.run(&b.depthwise, side * side, residual, false, &mut b.next);
                 std::mem::swap(&mut b.current, &mut b.next);
             }
             let pixels = side * side;
             b.head.resize(pixels * FEATURES, 0.0);
-            self.head.run(&b.current, pixels, None, true, &mut b.head, &mut b.tile);
+            self.head.run(&b.current, pixels, None, true, &mut b.head);
             out.fill(0.0);
             for pixel in b.head.chunks_exact(FEATURES) {
                 for (o, &v) in out.iter_mut().zip(pixel) {
@@ -422,6 +458,25 @@ mod tests {
             assert!(scale > 0.1, "the random trunk gives features of size {scale}");
             assert!(worst <= 1e-4 * scale, "round {round}: features differ by {worst} (largest {scale})");
         }
+    }
+
+    /// Bands cut for three threads sum each output in the same order as one band: the same bits.
+    #[cfg(feature = "threads")]
+    #[test]
+    fn features_do_not_depend_on_the_thread_count() {
+        let size = 64;
+        let trunk =
+            CpuEfficientNet::new(&random_params(&EfficientNetLite0::new(false, &Device::flex()), 5), size).unwrap();
+        let mut rng = StdRng::seed_from_u64(9);
+        let images: Vec<f32> = (0..3 * size * size).map(|_| rng.random_range(-1.0..1.0)).collect();
+        let on = |threads| {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            pool.install(|| (rayon::current_num_threads(), trunk.features(&images, 1)))
+        };
+        let (one, three) = (on(1), on(3));
+        assert_eq!((one.0, three.0), (1, 3));
+        assert!(one.1.iter().any(|&v| v != 0.0));
+        assert_eq!(one.1, three.1);
     }
 
     #[test]
