@@ -7,7 +7,7 @@
 // learner, and the same architecture in TensorFlow.js, built from fused ops and from layers.
 // webcam: the pretrained trunk + adapter in this learner, as the demo page uses it.
 
-import init, { Learner } from "/pkg/cvm_wasm.js";
+import init, { Learner } from "/pkg/index.js";
 import { CONCEPTS, STUDENT, oursTrunk, randomRgba, timed } from "./trunk.js";
 
 const SIDE = 32;

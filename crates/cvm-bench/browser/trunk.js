@@ -30,7 +30,7 @@ export async function timed(once, warmup, runs) {
 
 /** `runs` forward passes after `warmup`, with the package at `pkg`; `threads` > 0 starts that many workers first
  * (the threads build only). */
-export async function oursTrunk(backend, warmup, runs, { pkg = "/pkg/cvm_wasm.js", threads = 0 } = {}) {
+export async function oursTrunk(backend, warmup, runs, { pkg = "/pkg/index.js", threads = 0 } = {}) {
   const { default: init, Learner, initThreadPool } = await import(pkg);
   await init();
   if (threads) await initThreadPool(threads);
