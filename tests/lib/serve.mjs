@@ -36,13 +36,15 @@ const encoded = new Map(); // `${level}:${encoding}:${etag}:${file}` → its com
  * (paths answered), sent (path → bytes of body sent), close }. Like a static host, it answers `If-None-Match` with
  * 304. Options: `compress` ("best" or "fast": brotli or gzip, as the request accepts), and, for the start-up
  * benchmark, a link of `bitsPerSecond` shared by every response, each delayed by `latencyMs`; `isolated` sends
- * the headers that make a page cross-origin isolated (shared memory, so wasm threads). */
-export async function serve(routes, { compress = null, bitsPerSecond = 0, latencyMs = 0, port = 0, isolated = false } = {}) {
+ * the headers that make a page cross-origin isolated (shared memory, so wasm threads); `aliases` (path → path)
+ * answers a path with another's file. */
+export async function serve(routes, { compress = null, bitsPerSecond = 0, latencyMs = 0, port = 0, isolated = false, aliases = {} } = {}) {
   const served = []; // the paths answered, in order
   const sent = new Map();
   let linkFree = 0; // when the shared link can send its next byte (ms, performance.now())
   const server = createServer(async (req, res) => {
-    const path = decodeURIComponent(new URL(req.url, "http://x").pathname);
+    let path = decodeURIComponent(new URL(req.url, "http://x").pathname);
+    path = aliases[path] ?? path;
     for (const [prefix, dir] of Object.entries(routes)) {
       if (!path.startsWith(prefix)) continue;
       let file = normalize(join(dir, path.slice(prefix.length)));

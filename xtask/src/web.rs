@@ -275,6 +275,14 @@ pub fn node_bench(ctx: &Ctx, script: &str, args: &[String]) -> Result {
         .env("CVM_ASSETS", assets::assets_dir(ctx)))
 }
 
+/// Rust flags of the threads build, in place of `.cargo/config.toml`'s for wasm (SIMD kept): atomics, and a shared,
+/// imported memory (up to 4 GiB) with the thread-local set-up exported, which this rustc links only when asked
+/// (without them the memory is not shared and cannot be handed to the helper workers).
+const THREADS_RUSTFLAGS: &str = "-C target-feature=+simd128,+atomics,+bulk-memory,+mutable-globals \
+    -C link-arg=--shared-memory -C link-arg=--import-memory -C link-arg=--max-memory=4294967296 \
+    -C link-arg=--export=__wasm_init_tls -C link-arg=--export=__tls_size -C link-arg=--export=__tls_align \
+    -C link-arg=--export=__tls_base";
+
 /// The façade's threads build (`initThreadPool`; the trunk's convolutions on every core of a cross-origin-isolated
 /// page), for the trunk benchmark only: [`setup::NIGHTLY`] rebuilds the standard library with atomics, in a target
 /// directory of its own (the stable builds' cache stays as it is). Returns the package's directory.
@@ -284,11 +292,7 @@ pub fn threads_pkg(ctx: &Ctx) -> Result<PathBuf> {
     run(wasm_pack_build(ctx, &out)
         .env("RUSTUP_TOOLCHAIN", setup::NIGHTLY)
         .env("CARGO_TARGET_DIR", ctx.target_dir().join("threads"))
-        // Replaces `.cargo/config.toml`'s flags for wasm (SIMD kept); shared memory may grow to 4 GiB.
-        .env(
-            "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS",
-            "-C target-feature=+simd128,+atomics,+bulk-memory,+mutable-globals -C link-arg=--max-memory=4294967296",
-        )
+        .env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS", THREADS_RUSTFLAGS)
         .args(["--no-default-features", "--features", "threads", "-Z", "build-std=panic_abort,std"]))?;
     Ok(out)
 }

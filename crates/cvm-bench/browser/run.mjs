@@ -23,7 +23,9 @@ const routes = { "/pkg/": join(here, "../../../pkg"), "/assets/": assets, "/": h
 const server = await serve(routes);
 // The same files from a cross-origin-isolated origin: shared memory, so threads (wasm's and TF.js's).
 const threadsPkg = process.env.CVM_THREADS_PKG;
-const isolated = threadsPkg ? await serve({ "/pkg-threads/": threadsPkg, ...routes }, { isolated: true }) : null;
+// wasm-bindgen-rayon's helper workers import the package as its directory ("../../.." from their snippet).
+const aliases = { "/pkg-threads/": "/pkg-threads/cvm_wasm.js" };
+const isolated = threadsPkg ? await serve({ "/pkg-threads/": threadsPkg, ...routes }, { isolated: true, aliases }) : null;
 // WebGL in headless Chromium needs SwiftShader allowed explicitly.
 const browser = await launch(["--enable-unsafe-swiftshader", "--use-angle=swiftshader"]);
 const version = browser.version();
