@@ -17,7 +17,6 @@ const RECORD_FPS = 8; // the demo page's recording rate
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-
 async function oursTrainStep(backend, warmup, steps) {
   await init();
   const learner = await Learner.create({ concepts: CONCEPTS, backend, settings: { inputSize: SIDE, batchSize: BATCH, seed: 1 } });
@@ -138,7 +137,6 @@ async function webcam(backend, shots, steps, frames) {
   learner.free();
   return result;
 }
-
 
 /** The trunk's forward pass with the threads build, in a worker: a page's main thread may not wait on shared
  * memory, which rayon's pool does (the page must be cross-origin isolated). */

@@ -6,6 +6,6 @@ onmessage = async ({ data: { threads, warmup, runs } }) => {
   try {
     postMessage(await oursTrunk("cpu", warmup, runs, { pkg: "/pkg-threads/cvm_wasm.js", threads }));
   } catch (error) {
-    postMessage({ error: `${String(error?.message ?? error)} (worker isolated: ${self.crossOriginIsolated})` });
+    postMessage({ error: String(error?.message ?? error) });
   }
 };
