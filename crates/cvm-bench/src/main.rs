@@ -347,7 +347,7 @@ fn report(args: &[String]) -> Result<(), String> {
 }
 
 /// `key=value,…` changes to the objective of the `cvm` rows (scale, mapping, incoming=all|current, triplet,
-/// margin, distill, distill-old-only=0|1, replay), for sweeps.
+/// margin, distill, distill-old-only=0|1, distill-new-centred=0|1, replay), for sweeps.
 fn cvm_objective(mut objective: Objective, settings: &str) -> Result<Objective, String> {
     for setting in settings.split(',') {
         let (key, value) = setting.split_once('=').ok_or_else(|| format!("--cvm: `{setting}` is not key=value"))?;
@@ -359,6 +359,7 @@ fn cvm_objective(mut objective: Objective, settings: &str) -> Result<Objective, 
             "margin" => objective.triplet_margin = number()?,
             "distill" => objective.distill_weight = number()?,
             "distill-old-only" => objective.distill_old_only = number()? != 0.0,
+            "distill-new-centred" => objective.distill_new_centred = number()? != 0.0,
             "replay" => objective.score_replay_weight = number()?,
             "incoming" => {
                 objective.incoming = match value {

@@ -5,7 +5,9 @@
 //! - a metric term `μ · max(0, m + d(z, t_y) − d(z, t_n))`, `d = 1 − cos`, against the hardest negative anchor;
 //! - a relational distillation `β · mean((d_now(x, t_k) − d_prev(x, t_k))²)` over the anchors of the classes
 //!   known before the current experience, against a frozen copy of the previous experience's network, on every
-//!   sample or (`distill_old_only`) only on those of the old classes.
+//!   sample or (`distill_old_only`) only on those of the old classes; with `distill_new_centred` the samples of
+//!   the classes being learnt keep only the shape of their distances (each row's drift less its mean), so they
+//!   may move away from every old anchor at once.
 //!
 //! Incoming samples may compete only among the current experience's classes while replayed ones compete among
 //! all (the asymmetric, ER-ACE form); that is a mask on the logits, the same for every head. The linear-head
@@ -120,6 +122,11 @@ pub struct Objective {
     /// being learnt, whose distances to the old anchors are meant to change.
     #[serde(default)]
     pub distill_old_only: bool,
+    /// On the samples of the classes being learnt, distil only how their distances to the old anchors differ
+    /// from one another (each row's drift less its mean), so they may move away from every old anchor at once
+    /// (moot with `distill_old_only`, which skips those rows).
+    #[serde(default)]
+    pub distill_new_centred: bool,
     /// Weight `α` of the replay of the scores stored with each replayed sample (DER++).
     #[serde(default)]
     pub score_replay_weight: f32,
@@ -141,6 +148,7 @@ impl Default for Objective {
             triplet_margin: 0.1,
             distill_weight: 0.0,
             distill_old_only: false,
+            distill_new_centred: false,
             score_replay_weight: 0.0,
         }
     }
@@ -216,6 +224,10 @@ impl Objective {
                 let rows = targets.lower_elem(old as i64).float().unsqueeze_dim::<2>(1);
                 let per_row = (now - previous).square().mean_dim(1) * rows.clone();
                 per_row.sum() / rows.sum().clamp_min(1.0)
+            } else if self.distill_new_centred {
+                let new_rows = targets.clone().greater_equal_elem(old as i64).float().unsqueeze_dim::<2>(1);
+                let drift = now - previous;
+                (drift.clone() - drift.mean_dim(1) * new_rows).square().mean()
             } else {
                 score_drift(now, previous)
             };
@@ -431,21 +443,24 @@ mod tests {
     }
 
     #[test]
-    fn distillation_of_old_classes_only_skips_the_new_classes_rows() {
+    fn distillation_of_the_new_classes_rows_skipped_or_centred() {
         let d = device();
         // Row 0 is of old class 1, row 1 of new class 2; two old classes.
         let scores = matrix(&[0.5, 0.1, 0.9, 0.2, 0.3, 0.4], 2, &d);
         let previous = matrix(&[0.3, 0.1, 0.0, 0.0], 2, &d);
-        let extra = |old_only: bool| {
-            let objective = Objective { distill_weight: 3.0, distill_old_only: old_only, ..only(Objective::default()) };
+        let extra = |distill_old_only: bool, distill_new_centred: bool| {
+            let objective =
+                Objective { distill_weight: 3.0, distill_old_only, distill_new_centred, ..only(Objective::default()) };
             let (base, _) = only(Objective::default()).loss(plain(scores.clone(), labels(&[1, 2], &d)));
             let step = StepScores { previous: Some(previous.clone()), ..plain(scores.clone(), labels(&[1, 2], &d)) };
             scalar(objective.loss(step).0) - scalar(base)
         };
         // Every row: squared drifts (0.04, 0, 0.04, 0.09) → mean 0.0425 → · 3.
-        assert!((extra(false) - 0.1275).abs() < 1e-5);
+        assert!((extra(false, false) - 0.1275).abs() < 1e-5);
         // Row 0 only: (0.04 + 0) / 2 → · 3.
-        assert!((extra(true) - 0.06).abs() < 1e-5);
+        assert!((extra(true, false) - 0.06).abs() < 1e-5);
+        // Row 1 less its mean drift 0.25: (0.04, 0, 0.0025, 0.0025) → mean 0.01125 → · 3.
+        assert!((extra(false, true) - 0.03375).abs() < 1e-5);
     }
 
     #[test]
@@ -463,9 +478,7 @@ mod tests {
 
     #[test]
     fn full_objective_gradient_matches_finite_differences() {
-        let z0 = vec![0.3f32, -1.2, 0.7, 0.1, 0.5, 0.4, -0.2, 0.9];
-        let anchors = vec![0.6f32, 0.0, 0.8, 0.0, 0.0, 1.0, 0.0, 0.0, -0.5, 0.5, 0.5, 0.5];
-        let objective = Objective {
+        let old_only = Objective {
             scale: 5.0,
             mapping_weight: 0.3,
             incoming: Incoming::Current,
@@ -473,8 +486,18 @@ mod tests {
             triplet_margin: 0.5,
             distill_weight: 2.0,
             distill_old_only: true,
+            distill_new_centred: false,
             score_replay_weight: 0.4,
         };
+        let new_centred = Objective { distill_old_only: false, distill_new_centred: true, ..old_only };
+        for objective in [old_only, new_centred] {
+            gradient_matches_finite_differences(objective);
+        }
+    }
+
+    fn gradient_matches_finite_differences(objective: Objective) {
+        let z0 = vec![0.3f32, -1.2, 0.7, 0.1, 0.5, 0.4, -0.2, 0.9];
+        let anchors = vec![0.6f32, 0.0, 0.8, 0.0, 0.0, 1.0, 0.0, 0.0, -0.5, 0.5, 0.5, 0.5];
         let loss_of = |z: Tensor<2>| {
             let dev = z.device();
             let cos = cosines(z, matrix(&anchors, 3, &dev));

@@ -28,6 +28,8 @@ pub(super) struct SavedConfig {
     #[serde(default)]
     distill_old_only: bool,
     #[serde(default)]
+    distill_new_centred: bool,
+    #[serde(default)]
     score_replay_weight: f32,
     learning_rate: f64,
     batch_size: usize,
@@ -110,6 +112,7 @@ impl From<&LearnerConfig> for SavedConfig {
             triplet_margin: o.triplet_margin,
             distill_weight: o.distill_weight,
             distill_old_only: o.distill_old_only,
+            distill_new_centred: o.distill_new_centred,
             score_replay_weight: o.score_replay_weight,
             learning_rate: c.learning_rate,
             batch_size: c.batch_size,
@@ -134,6 +137,7 @@ impl From<SavedConfig> for LearnerConfig {
             triplet_margin: s.triplet_margin,
             distill_weight: s.distill_weight,
             distill_old_only: s.distill_old_only,
+            distill_new_centred: s.distill_new_centred,
             score_replay_weight: s.score_replay_weight,
         };
         Self {
