@@ -94,11 +94,6 @@ pub fn triplet_term(cosines: Tensor<2>, targets: Tensor<1, Int>, mask: Option<Te
     relu(nearest - own + margin).mean()
 }
 
-/// Mean squared difference of two `[B, K]` score matrices (distillation and stored-score replay).
-pub fn score_drift(now: Tensor<2>, before: Tensor<2>) -> Tensor<1> {
-    (now - before).square().mean()
-}
-
 /// The weights of the objective's terms (0 switches a term off); stored with the learner's settings.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Objective {
@@ -219,25 +214,25 @@ impl Objective {
         let [b, k] = scores.dims();
         if let Some(previous) = previous.filter(|_| self.distill_weight != 0.0) {
             let old = previous.dims()[1];
-            let now = scores.clone().slice([0..b, 0..old]);
-            let drift = if self.distill_old_only {
+            let drift = scores.clone().slice([0..b, 0..old]) - previous;
+            let term = if self.distill_old_only {
                 let rows = targets.lower_elem(old as i64).float().unsqueeze_dim::<2>(1);
-                let per_row = (now - previous).square().mean_dim(1) * rows.clone();
+                let per_row = drift.square().mean_dim(1) * rows.clone();
                 per_row.sum() / rows.sum().clamp_min(1.0)
             } else if self.distill_new_centred {
-                let new_rows = targets.clone().greater_equal_elem(old as i64).float().unsqueeze_dim::<2>(1);
-                let drift = now - previous;
+                let new_rows = targets.greater_equal_elem(old as i64).float().unsqueeze_dim::<2>(1);
                 (drift.clone() - drift.mean_dim(1) * new_rows).square().mean()
             } else {
-                score_drift(now, previous)
+                drift.square().mean()
             };
-            loss = loss + drift.mul_scalar(self.distill_weight);
+            loss = loss + term.mul_scalar(self.distill_weight);
         }
         if let Some((first, stored)) = stored.filter(|_| self.score_replay_weight != 0.0) {
             let [r, slots] = stored.dims();
             let known = slots.min(k);
             let now = scores.slice([first..first + r, 0..known]);
-            loss = loss + score_drift(now, stored.slice([0..r, 0..known])).mul_scalar(self.score_replay_weight);
+            let drift = now - stored.slice([0..r, 0..known]);
+            loss = loss + drift.square().mean().mul_scalar(self.score_replay_weight);
         }
         (loss, logits)
     }
