@@ -3,7 +3,7 @@
 //! ```text
 //! cvm-bench cl --data DIR --concepts FILE [--student FILE] [--quick] [--out FILE] [--plots DIR]
 //!              [--protocols single,split,combined,few-shot] [--students tiny-cnn,adapter] [--datasets a,b] [--methods m,..]
-//!              [--memories 200,500] [--seeds N] [--steps N] [--lr X] [--cvm key=value,...]
+//!              [--memories 200,500] [--seeds N] [--steps N] [--lr X] [--cvm key=value,...] [--jobs N]
 //! cvm-bench webcam --data DIR --concepts FILE --student FILE [--quick] [--out FILE]
 //! cvm-bench openset --data DIR --concepts FILE --student FILE [--quick] [--seeds N] [--scenarios a,b] [--out FILE]
 //! cvm-bench zeroshot --data DIR --concepts FILE --student FILE [--quick] [--seeds N] [--out FILE]
@@ -264,11 +264,18 @@ fn cl(
         }
     }
     let seeds = seeds(args, quick)?;
+    let jobs = match value(args, "--jobs") {
+        Some(n) => n.parse::<usize>().ok().filter(|&n| n > 0).ok_or("--jobs takes a positive number")?,
+        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    };
     let trunk = value(args, "--student")
         .map(|path| Trunk::from_bytes(&read(path)?, device).map_err(|e| e.to_string()))
         .transpose()?;
     protocols.retain(|p| p.student == Student::TinyCnn || trunk.is_some());
-    println!("seeds: {seeds:?}\nprotocols: {}\n", serde_json::to_string(&protocols).expect("serialises"));
+    println!(
+        "seeds: {seeds:?}; runs at once: {jobs}\nprotocols: {}\n",
+        serde_json::to_string(&protocols).expect("serialises")
+    );
 
     let mut results = Vec::new();
     let mut loaded: Vec<data::Dataset> = Vec::new();
@@ -288,39 +295,75 @@ fn cl(
                 dataset.classes() * (protocol.train_per_class + protocol.test_per_class),
                 started.elapsed().as_secs_f64()
             );
-            for &seed in &seeds {
-                for &method in &protocol.methods {
+            let runs: Vec<(u64, Method, usize)> = seeds
+                .iter()
+                .flat_map(|&seed| protocol.methods.iter().map(move |&method| (seed, method)))
+                .flat_map(|(seed, method)| {
                     let memories = if method.uses_memory() { protocol.memories.clone() } else { vec![0] };
-                    for memory in memories {
-                        let r = cl::run(
-                            protocol,
-                            dataset,
-                            &encoded,
-                            method,
-                            memory,
-                            seed,
-                            trunk.as_ref(),
-                            concepts,
-                            device,
-                        )?;
-                        println!(
-                            "{:<8} {:<14} {:<14} memory {:>4} seed {seed}: ACC {:5.1}%  forgetting {:5.1}%  AIA {:5.1}%  ({:.0} s)",
-                            r.protocol,
-                            r.dataset,
-                            method.name(),
-                            r.memory,
-                            100.0 * r.acc,
-                            100.0 * r.forgetting,
-                            100.0 * r.aia,
-                            r.seconds
-                        );
-                        results.push(r);
-                    }
-                }
+                    memories.into_iter().map(move |memory| (seed, method, memory))
+                })
+                .collect();
+            let run = |&(seed, method, memory): &(u64, Method, usize)| {
+                cl::run(protocol, dataset, &encoded, method, memory, seed, trunk.as_ref(), concepts, device)
+            };
+            for r in in_parallel(&runs, jobs, run, |r| {
+                println!(
+                    "{:<8} {:<14} {:<14} memory {:>4} seed {}: ACC {:5.1}%  forgetting {:5.1}%  AIA {:5.1}%  ({:.0} s)",
+                    r.protocol,
+                    r.dataset,
+                    r.method.name(),
+                    r.memory,
+                    r.seed,
+                    100.0 * r.acc,
+                    100.0 * r.forgetting,
+                    100.0 * r.aia,
+                    r.seconds
+                )
+            })? {
+                results.push(r);
             }
         }
     }
     tables_and_plots(args, &results)
+}
+
+/// `run` over every item on `jobs` threads (a run shares nothing mutable and is seeded by its own
+/// configuration, so its result does not depend on which thread runs it or when); `done` sees each result as
+/// it comes, and the results are returned in the items' order. The first error stops the runs not yet started.
+fn in_parallel<T: Sync, R: Send>(
+    items: &[T],
+    jobs: usize,
+    run: impl Fn(&T) -> Result<R, String> + Sync,
+    mut done: impl FnMut(&R),
+) -> Result<Vec<R>, String> {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let failed = std::sync::atomic::AtomicBool::new(false);
+    let mut results: Vec<Option<R>> = items.iter().map(|_| None).collect();
+    std::thread::scope(|scope| {
+        let (sender, receiver) = std::sync::mpsc::channel();
+        for _ in 0..jobs.min(items.len()) {
+            let sender = sender.clone();
+            let (next, failed, run) = (&next, &failed, &run);
+            scope.spawn(move || {
+                while !failed.load(std::sync::atomic::Ordering::Relaxed) {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(item) = items.get(i) else { break };
+                    let result = run(item);
+                    failed.fetch_or(result.is_err(), std::sync::atomic::Ordering::Relaxed);
+                    if sender.send((i, result)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(sender);
+        for (i, result) in receiver {
+            let result = result?;
+            done(&result);
+            results[i] = Some(result);
+        }
+        Ok(results.into_iter().map(|r| r.expect("every run reported")).collect())
+    })
 }
 
 /// The tables (printed), the results file (`--out`) and the plots (`--plots DIR`) of `cl` runs.
@@ -417,4 +460,35 @@ fn machine() -> String {
                 .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
         })
         .unwrap_or_else(|| std::env::consts::ARCH.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::in_parallel;
+
+    #[test]
+    fn parallel_runs_come_back_in_order_and_each_once() {
+        let items: Vec<u64> = (0..20).collect();
+        let mut seen = Vec::new();
+        let squares = in_parallel(
+            &items,
+            3,
+            |&i| {
+                std::thread::sleep(std::time::Duration::from_millis((20 - i) % 7));
+                Ok(i * i)
+            },
+            |&r| seen.push(r),
+        )
+        .unwrap();
+        assert_eq!(squares, items.iter().map(|i| i * i).collect::<Vec<_>>());
+        seen.sort_unstable();
+        assert_eq!(seen, squares);
+    }
+
+    #[test]
+    fn a_failed_run_fails_the_whole() {
+        let items: Vec<u64> = (0..10).collect();
+        let result = in_parallel(&items, 2, |&i| if i == 4 { Err(format!("run {i} failed")) } else { Ok(i) }, |_| {});
+        assert_eq!(result, Err("run 4 failed".to_string()));
+    }
 }
