@@ -43,12 +43,12 @@ pub fn concept_blob(ctx: &Ctx, model: &str) -> PathBuf {
 }
 
 /// Hashes the recipe and the sources that decide a blob's bytes: the builder's crate, the core's blob format
-/// (and, for students, the trunk), the vocabulary, the ImageNet classes' names and the lock file.
+/// (and, for trunks, the trunk and its prior's recipe), the vocabulary, the ImageNet classes' names and the lock file.
 fn hash_inputs(ctx: &Ctx, tool: &str, args: &[&str]) -> Result<String> {
     let mut hasher = Sha256::new();
     args.iter().for_each(|a| hasher.update(a.as_bytes()));
     let core: &[&str] = match tool {
-        "cvm-trunk" => &["blob.rs", "params.rs", "trunk.rs", "efficientnet.rs"],
+        "cvm-trunk" => &["blob.rs", "params.rs", "trunk.rs", "efficientnet.rs", "prior.rs"],
         _ => &["blob.rs", "concepts.rs"],
     };
     let mut files: Vec<PathBuf> = core.iter().map(|f| ctx.root.join("crates/cvm/src").join(f)).collect();

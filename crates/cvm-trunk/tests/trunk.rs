@@ -259,6 +259,22 @@ fn mislabelled_imagenet_classes_are_refused_by_name() {
     .unwrap_err()
     .to_string();
     assert!(e.contains("imagenet_concepts must name the classifier's 1000 classes"), "{e}");
+    // Names with no concept-prior recipe, or with one this version does not compute.
+    for recipe in [None, Some("conse-0")] {
+        let mut metadata = cvm::blob::Metadata::new();
+        metadata.insert("imagenet_concepts".into(), serde_json::Value::from(names.clone()));
+        if let Some(recipe) = recipe {
+            metadata.insert("concept_prior".into(), serde_json::json!({ "recipe": recipe }));
+        }
+        let e = Trunk::from_bytes(
+            &write_trunk_blob(&params, 224, true, BlobDtype::F16, None, metadata).unwrap(),
+            &Device::flex(),
+        )
+        .unwrap_err()
+        .to_string();
+        let expected = recipe.map_or("recipe is not recorded".to_string(), |r| format!("recipe is \"{r}\""));
+        assert!(e.contains(&expected) && e.contains(cvm::prior::PRIOR_RECIPE), "{e}");
+    }
     // A learner asked for the prior of a blob that names no classes says what to do.
     let bare = Trunk::from_bytes(
         &write_trunk_blob(&params, 224, true, BlobDtype::F16, None, Default::default()).unwrap(),

@@ -6,7 +6,8 @@
 //! those classes' anchors weighted by the classifier's probabilities (ConSE, Norouzi et al., ICLR 2014), so a
 //! photo of a strawberry lands near "strawberry" — and near "fruit" and "raspberry" — with no example taught.
 //! The adapter's output is added to it: its projection starts at zero, so a fresh learner maps exactly onto
-//! the prior, and training learns corrections for the classes taught.
+//! the prior, and training learns corrections for the classes taught. A trunk blob that names its classes
+//! records this recipe as its `concept_prior` ([`PRIOR_RECIPE`]); a blob made for another is refused by name.
 
 use burn::prelude::*;
 use burn::tensor::TensorData;
@@ -15,6 +16,21 @@ use burn::tensor::activation::softmax;
 use crate::concepts::ConceptSpace;
 use crate::error::{CvmError, Result};
 use crate::trunk::Trunk;
+
+/// The prior this core computes, as a trunk blob records it: `recipe` is checked on load, the other fields say
+/// in words what the recipe is.
+pub const PRIOR_RECIPE: &str = "conse-1";
+
+/// The `concept_prior` metadata of a trunk blob that names its ImageNet classes.
+pub fn recipe_metadata() -> serde_json::Value {
+    serde_json::json!({
+        "recipe": PRIOR_RECIPE,
+        "method": "ConSE (Norouzi et al., ICLR 2014), computed at run time from this blob's classifier",
+        "teacher": "softmax over the classifier's 1000 ImageNet classes (temperature 1, every class)",
+        "combination": "probability-weighted mean of the classes' unit concept anchors, plus the adapter's output",
+        "names": "imagenet_concepts: each class's WordNet synset's first lemma in the concept vocabulary",
+    })
+}
 
 /// The ImageNet classifier (in the trunk) and the unit anchors of its classes, `[1000, d]`.
 #[derive(Debug, Clone)]

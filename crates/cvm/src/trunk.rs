@@ -4,7 +4,8 @@
 //!
 //! Metadata names the `preset` (`efficientnet-lite0`), the input `size` it runs at, and whether the ImageNet
 //! `classifier` is kept; with it, `imagenet_concepts` may name each of its 1000 classes by a concept-vocabulary
-//! entry (the grounded prior of [`crate::prior`] needs both). Tensors are the trunk's parameters by path (see
+//! entry (the grounded prior of [`crate::prior`] needs both), and `concept_prior` then records the prior's recipe,
+//! which must be the one this core computes ([`crate::prior::PRIOR_RECIPE`]). Tensors are the trunk's parameters by path (see
 //! [`crate::efficientnet`]), f32, f16 or int8 with a scale per output channel (see [`crate::blob`]), BatchNorm already
 //! folded in. Version 2 added int8.
 
@@ -23,6 +24,7 @@ use crate::efficientnet_cpu::CpuEfficientNet;
 use crate::error::{CvmError, Result};
 use crate::image::{InputSpec, Normalization};
 use crate::params::{self, HostParam};
+use crate::prior::PRIOR_RECIPE;
 
 pub const TRUNK_BLOB_FORMAT: &str = "cvm-student";
 pub const TRUNK_BLOB_VERSION: u32 = 2;
@@ -85,6 +87,16 @@ impl Trunk {
                         format!(
                             "imagenet_concepts must name the classifier's {IMAGENET_CLASSES} classes (classifier kept: {classifier}, names: {})",
                             names.len()
+                        ),
+                    ));
+                }
+                let recipe = parsed.metadata.get("concept_prior").and_then(|p| p.get("recipe")).and_then(Value::as_str);
+                if recipe != Some(PRIOR_RECIPE) {
+                    return Err(CvmError::blob(
+                        WHAT,
+                        format!(
+                            "its concept prior's recipe is {}, and this version computes \"{PRIOR_RECIPE}\": use the trunk blob built with this version (`cargo xtask assets`)",
+                            recipe.map_or("not recorded".to_string(), |r| format!("\"{r}\""))
                         ),
                     ));
                 }
@@ -173,6 +185,7 @@ pub fn write_trunk_blob(
             )));
         }
         metadata.insert("imagenet_concepts".into(), Value::from(names.to_vec()));
+        metadata.insert("concept_prior".into(), crate::prior::recipe_metadata());
     }
     metadata.insert("preset".into(), Value::from(PRESET_EFFICIENTNET_LITE0));
     metadata.insert("size".into(), Value::from(size));
