@@ -201,10 +201,11 @@ fn zero_shot(
         concepts,
         [20, if quick { 4 } else { 12 }, 0],
     )?;
+    let new_photos = zeroshot::new_instances(&mut encoder, &data.join("foolbox"), 20, if quick { 4 } else { 12 })?;
     let fashion = zeroshot::fashion(&mut encoder, &load(data, "fashion-mnist")?, 20, if quick { 20 } else { 50 })?;
     for &seed in &seeds {
         let started = std::time::Instant::now();
-        for scenario in [&clips, &fashion] {
+        for scenario in [&clips, &new_photos, &fashion] {
             for shots in zeroshot::SHOTS {
                 for prior in [true, false] {
                     let accuracy = zeroshot::shots(scenario, shots, prior, seed, &trunk, concepts, device)?;

@@ -198,7 +198,11 @@ pub fn photos(
     })
 }
 
-fn encode(learner: &mut Learner, photo: &data::Photo, times: impl Iterator<Item = f64>) -> Result<Vec<f32>, String> {
+pub(crate) fn encode(
+    learner: &mut Learner,
+    photo: &data::Photo,
+    times: impl Iterator<Item = f64>,
+) -> Result<Vec<f32>, String> {
     let frames: Vec<image::RgbImage> = times.map(|t| photo.frame(t)).collect();
     let views = frames
         .iter()

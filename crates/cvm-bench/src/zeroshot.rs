@@ -5,7 +5,9 @@
 //!   the packages; ImageNet labels name their concept through the trunk blob's class list);
 //! - **shots**: ten classes taught one at a time with 0, 1, 3, 5, 10 or 20 examples each (60 steps per class,
 //!   as on the page), with and without the prior; accuracy among the taught classes afterwards, on the
-//!   webcam-like photo clips of the open-set benchmark and on Fashion-MNIST upsampled through the trunk;
+//!   webcam-like photo clips of the open-set benchmark (tested on later frames of the photo taught), on clips
+//!   of CIFAR-10 photos (tested on *other* photos of the class taught) and on Fashion-MNIST upsampled through
+//!   the trunk;
 //! - **retention**: the ranking's top-5 on the ImageNet photos before and after five Fashion-MNIST classes are
 //!   taught (20 examples each): does continual learning keep the grounding of classes never taught?
 
@@ -392,4 +394,79 @@ pub fn fashion(
         steps: STEPS,
         memory: learner.config().memory,
     })
+}
+
+/// CIFAR-10 classes of which foolbox has two photos or more, as webcam-like clips: each class taught from the
+/// clip of its first photo (`train` frames from the first 2 s) and tested on clips of its *other* photos (`test`
+/// frames each, from 0–6 s). A new instance of a taught thing, not another view of the same one: what the
+/// language and the trunk know about the class is all that carries over.
+pub fn new_instances(learner: &mut Learner, dir: &Path, train: usize, test: usize) -> Result<Scenario, String> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    files.sort();
+    let mut by_class: Vec<Vec<std::path::PathBuf>> = vec![Vec::new(); CIFAR10.len()];
+    for path in files {
+        let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+        if let Some(label) = stem.strip_prefix("cifar10_").and_then(|s| s.split('_').nth(1)?.parse::<usize>().ok()) {
+            by_class.get_mut(label).ok_or("CIFAR-10 label out of range")?.push(path);
+        }
+    }
+    let times = |from: f64, to: f64, n: usize| (0..n).map(move |i| from + (to - from) * i as f64 / n as f64);
+    let (mut class_names, mut train_frames, mut test_frames) = (Vec::new(), Vec::new(), Vec::new());
+    for (name, paths) in CIFAR10.iter().zip(&by_class) {
+        let [first, others @ ..] = &paths[..] else { continue };
+        if others.is_empty() || learner.concepts().lookup(name).is_err() {
+            continue;
+        }
+        class_names.push(name.to_string());
+        train_frames.push(crate::openset::encode(learner, &crate::data::Photo::open(first)?, times(0.0, 2.0, train))?);
+        let mut tested = Vec::new();
+        for path in others {
+            tested.extend(crate::openset::encode(learner, &crate::data::Photo::open(path)?, times(0.0, 6.0, test))?);
+        }
+        test_frames.push(tested);
+    }
+    if class_names.len() < 2 {
+        return Err(format!("{}: fewer than two CIFAR-10 classes with two photos", dir.display()));
+    }
+    Ok(Scenario {
+        name: "cifar10-new-photo",
+        student: Student::Adapter,
+        class_names,
+        encoded: Encoded { sample_len: learner.config().student.sample_len(), train: train_frames, test: test_frames },
+        far: Vec::new(),
+        steps: STEPS,
+        memory: learner.config().memory,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The CIFAR-10 classes foolbox has two photos of or more, each taught from its first photo's clip and
+    /// tested on the clips of its others.
+    #[test]
+    #[ignore = "needs the model cache: run through `cargo xtask test`"]
+    fn new_instances_teach_one_photo_and_test_the_others() {
+        let assets = std::path::PathBuf::from(std::env::var_os("CVM_ASSETS").expect("CVM_ASSETS is unset"));
+        let device = Device::flex().autodiff();
+        let read = |name: &str| std::fs::read(assets.join(name)).unwrap();
+        let trunk = Trunk::from_bytes(&read("trunk-efficientnet-lite0.safetensors"), &device).unwrap();
+        let concepts = Arc::new(ConceptSpace::from_bytes(&read("concepts-smollm2.safetensors")).unwrap());
+        let mut encoder = fresh(&trunk, &concepts, &device, false, 0).unwrap();
+        let foolbox = crate::data::tests::data_dir().join("foolbox");
+        let scenario = new_instances(&mut encoder, &foolbox, 3, 2).unwrap();
+        assert_eq!(scenario.class_names, ["airplane", "automobile", "cat", "dog", "frog", "horse", "ship", "truck"]);
+        let len = scenario.encoded.sample_len;
+        assert!(scenario.encoded.train.iter().all(|t| t.len() == 3 * len));
+        // Frogs and ships have four photos: three tested, two frames each.
+        let tested: Vec<usize> = scenario.encoded.test.iter().map(|t| t.len() / (2 * len)).collect();
+        assert_eq!(tested, [1, 1, 1, 1, 3, 1, 3, 1]);
+        // The photo taught is not among those tested.
+        let first_frame = &scenario.encoded.train[0][..len];
+        assert!(scenario.encoded.test[0].chunks(len).all(|f| f != first_frame));
+    }
 }
