@@ -338,20 +338,18 @@ fn in_parallel<T: Sync, R: Send>(
     mut done: impl FnMut(&R),
 ) -> Result<Vec<R>, String> {
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let failed = std::sync::atomic::AtomicBool::new(false);
     let mut results: Vec<Option<R>> = items.iter().map(|_| None).collect();
     std::thread::scope(|scope| {
         let (sender, receiver) = std::sync::mpsc::channel();
         for _ in 0..jobs.min(items.len()) {
             let sender = sender.clone();
-            let (next, failed, run) = (&next, &failed, &run);
+            let (next, run) = (&next, &run);
+            // A worker stops when the items run out or when the receiver is gone (after an error).
             scope.spawn(move || {
-                while !failed.load(std::sync::atomic::Ordering::Relaxed) {
+                loop {
                     let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     let Some(item) = items.get(i) else { break };
-                    let result = run(item);
-                    failed.fetch_or(result.is_err(), std::sync::atomic::Ordering::Relaxed);
-                    if sender.send((i, result)).is_err() {
+                    if sender.send((i, run(item))).is_err() {
                         break;
                     }
                 }
