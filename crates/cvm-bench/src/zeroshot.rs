@@ -11,7 +11,7 @@
 //! - **retention**: the ranking's top-5 on the ImageNet photos before and after five Fashion-MNIST classes are
 //!   taught (20 examples each): does continual learning keep the grounding of classes never taught?
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use burn::tensor::Device;
@@ -141,24 +141,32 @@ pub struct Photo {
     pub features: Vec<f32>,
 }
 
-/// foolbox's photos whose true name the vocabulary has, encoded by `learner`; the names it lacks, per set.
-pub fn photos(learner: &mut Learner, dir: &Path, trunk: &Trunk) -> Result<(Vec<Photo>, Vec<String>), String> {
-    let imagenet = trunk.imagenet_concepts().ok_or("the trunk blob names no ImageNet classes")?.to_vec();
-    let concepts = learner.concepts().clone();
-    let mut files: Vec<_> = std::fs::read_dir(dir)
+/// foolbox's sample photos in `dir`, named `<set>_<index>_<label>`: `(set, label, path)`, by file name.
+fn labelled_files(dir: &Path) -> Result<Vec<(String, usize, PathBuf)>, String> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| format!("{}: {e}", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .collect();
     files.sort();
+    Ok(files
+        .into_iter()
+        .filter_map(|path| {
+            let stem = path.file_stem()?.to_str()?;
+            let (set, rest) = stem.split_once('_')?;
+            let label = rest.split('_').nth(1)?.parse().ok()?;
+            Some((set.to_string(), label, path))
+        })
+        .collect())
+}
+
+/// foolbox's photos whose true name the vocabulary has, encoded by `learner`; the names it lacks, per set.
+pub fn photos(learner: &mut Learner, dir: &Path, trunk: &Trunk) -> Result<(Vec<Photo>, Vec<String>), String> {
+    let imagenet = trunk.imagenet_concepts().ok_or("the trunk blob names no ImageNet classes")?.to_vec();
+    let concepts = learner.concepts().clone();
     let (mut photos, mut missing) = (Vec::new(), Vec::new());
-    for path in files {
+    for (set, label, path) in labelled_files(dir)? {
         let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
-        let Some((set, label)) =
-            stem.split_once('_').and_then(|(set, rest)| Some((set, rest.split('_').nth(1)?.parse::<usize>().ok()?)))
-        else {
-            continue;
-        };
-        let (set, name): (&'static str, &str) = match set {
+        let (set, name): (&'static str, &str) = match set.as_str() {
             "imagenet" => ("ImageNet", imagenet.get(label).ok_or("ImageNet label out of range")?),
             "cifar10" => ("CIFAR-10", CIFAR10.get(label).ok_or("CIFAR-10 label out of range")?),
             "cifar100" => ("CIFAR-100", CIFAR100.get(label).ok_or("CIFAR-100 label out of range")?),
@@ -401,17 +409,9 @@ pub fn fashion(
 /// frames each, from 0–6 s). A new instance of a taught thing, not another view of the same one: what the
 /// language and the trunk know about the class is all that carries over.
 pub fn new_instances(learner: &mut Learner, dir: &Path, train: usize, test: usize) -> Result<Scenario, String> {
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .map_err(|e| format!("{}: {e}", dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .collect();
-    files.sort();
-    let mut by_class: Vec<Vec<std::path::PathBuf>> = vec![Vec::new(); CIFAR10.len()];
-    for path in files {
-        let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
-        if let Some(label) = stem.strip_prefix("cifar10_").and_then(|s| s.split('_').nth(1)?.parse::<usize>().ok()) {
-            by_class.get_mut(label).ok_or("CIFAR-10 label out of range")?.push(path);
-        }
+    let mut by_class: Vec<Vec<PathBuf>> = vec![Vec::new(); CIFAR10.len()];
+    for (_, label, path) in labelled_files(dir)?.into_iter().filter(|(set, _, _)| set == "cifar10") {
+        by_class.get_mut(label).ok_or("CIFAR-10 label out of range")?.push(path);
     }
     let times = |from: f64, to: f64, n: usize| (0..n).map(move |i| from + (to - from) * i as f64 / n as f64);
     let (mut class_names, mut train_frames, mut test_frames) = (Vec::new(), Vec::new(), Vec::new());
