@@ -323,6 +323,8 @@ fn cl(
             })? {
                 results.push(r);
             }
+            // Written after every dataset: a long run stopped early keeps what it finished.
+            write_results(args, &results)?;
         }
     }
     tables_and_plots(args, &results)
