@@ -104,10 +104,28 @@ pub struct Decision {
     pub accuracy: f64,
 }
 
+/// How inputs of one never-taught class of the same source fare at one checkpoint: which near unknowns are
+/// hard, and what they are taken for.
+#[derive(Debug, Clone, Serialize)]
+pub struct NearClass {
+    pub scenario: String,
+    pub seed: u64,
+    pub taught: usize,
+    pub class: String,
+    /// AUROC of the learner's score (nearest example, input space): the taught classes' inputs against this
+    /// class's.
+    pub auroc: f64,
+    /// The share of this class's inputs the learner accepts as one of the taught classes.
+    pub false_accept: f64,
+    /// The taught class those accepted inputs are most often taken for.
+    pub taken_for: Option<String>,
+}
+
 #[derive(Debug, Default, Serialize)]
 pub struct Report {
     pub rows: Vec<Row>,
     pub decisions: Vec<Decision>,
+    pub near_classes: Vec<NearClass>,
 }
 
 /// The scenario on `dataset` with `learner`'s student, with `other`'s test images as far unknowns: the tiny
@@ -283,6 +301,23 @@ pub fn run(
             false_accept_far: accepted(&far),
             accuracy: known.top.iter().zip(&truth).filter(|(a, b)| a == b).count() as f64 / truth.len() as f64,
         });
+        let learners_score = |set: &Scored| set.values.iter().map(|v| v[Score::NearestInput as usize]).collect();
+        let taught_scores: Vec<f64> = learners_score(&known);
+        for &label in &order[taught..] {
+            let class = measured.scores(&mut learner, &cap(scenario.encoded.test[label].clone(), len, 100))?;
+            let mut taken = vec![0usize; taught];
+            class.accepted.iter().zip(&class.top).filter(|(a, _)| **a).for_each(|(_, &top)| taken[top] += 1);
+            let taken_for = (0..taught).filter(|&c| taken[c] > 0).max_by_key(|&c| taken[c]);
+            report.near_classes.push(NearClass {
+                scenario: scenario.name.into(),
+                seed,
+                taught,
+                class: scenario.class_names[label].clone(),
+                auroc: auroc(&taught_scores, &learners_score(&class)),
+                false_accept: accepted(&class),
+                taken_for: taken_for.map(|c| scenario.class_names[order[c]].clone()),
+            });
+        }
     }
     Ok(())
 }
@@ -446,7 +481,42 @@ pub fn table(report: &Report) -> String {
                 stat(of.iter().map(|d| d.accuracy).collect())
             );
         }
+        out += &near_classes(report, scenario);
     }
+    out
+}
+
+/// Each never-taught class of the scenario's own source over every seed and checkpoint at which it was
+/// untaught, hardest first: the learner's AUROC against the taught inputs, its false accepts, and the taught
+/// class it was most often taken for.
+fn near_classes(report: &Report, scenario: &str) -> String {
+    let rows: Vec<&NearClass> = report.near_classes.iter().filter(|r| r.scenario == scenario).collect();
+    let mut classes: Vec<&str> = rows.iter().map(|r| r.class.as_str()).collect();
+    classes.sort();
+    classes.dedup();
+    let mean = |v: Vec<f64>| v.iter().sum::<f64>() / v.len().max(1) as f64;
+    let mut lines: Vec<(f64, String)> = classes
+        .into_iter()
+        .map(|class| {
+            let of: Vec<&&NearClass> = rows.iter().filter(|r| r.class == class).collect();
+            let mut taken_for: Vec<&str> = of.iter().filter_map(|r| r.taken_for.as_deref()).collect();
+            taken_for.sort();
+            let most = taken_for.chunk_by(|a, b| a == b).max_by_key(|run| run.len()).map_or("—", |run| run[0]);
+            let auroc = mean(of.iter().map(|r| r.auroc).collect());
+            let line = format!(
+                "| {class} | {auroc:.2} | {:.2} | {most} | {} |\n",
+                mean(of.iter().map(|r| r.false_accept).collect()),
+                of.len()
+            );
+            (auroc, line)
+        })
+        .collect();
+    if lines.is_empty() {
+        return String::new();
+    }
+    lines.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut out = "\n| untaught class (near) | AUROC | false accepts | most often taken for | checkpoints |\n|---|---|---|---|---|\n".to_string();
+    lines.into_iter().for_each(|(_, line)| out += &line);
     out
 }
 
@@ -461,6 +531,32 @@ mod tests {
         assert_eq!(auroc(&[1.0], &[1.0]), 0.5);
         assert!((auroc(&[1.0, 3.0], &[2.0]) - 0.5).abs() < 1e-12);
         assert!((auroc(&[2.0, 3.0, 1.0], &[1.5, 0.0]) - 5.0 / 6.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn untaught_classes_are_listed_hardest_first_with_what_they_are_taken_for() {
+        let row = |class: &str, auroc, taken_for: Option<&str>| NearClass {
+            scenario: "fashion-mnist".into(),
+            seed: 0,
+            taught: 1,
+            class: class.into(),
+            auroc,
+            false_accept: 1.0 - auroc,
+            taken_for: taken_for.map(Into::into),
+        };
+        let report = Report {
+            near_classes: vec![
+                row("trouser", 0.9, None),
+                row("shirt", 0.5, Some("T-shirt")),
+                row("shirt", 0.7, Some("T-shirt")),
+                row("shirt", 0.6, Some("coat")),
+            ],
+            ..Report::default()
+        };
+        let table = near_classes(&report, "fashion-mnist");
+        let lines: Vec<&str> = table.lines().filter(|l| l.starts_with("| ") && !l.starts_with("| untaught")).collect();
+        assert_eq!(lines, ["| shirt | 0.60 | 0.40 | T-shirt | 3 |", "| trouser | 0.90 | 0.10 | — | 1 |"]);
+        assert_eq!(near_classes(&report, "mnist"), "");
     }
 
     #[test]
