@@ -488,7 +488,7 @@ pub fn table(report: &Report) -> String {
 
 /// Each never-taught class of the scenario's own source over every seed and checkpoint at which it was
 /// untaught, hardest first: the learner's AUROC against the taught inputs, its false accepts, and the taught
-/// class it was most often taken for.
+/// class it was most often taken for once two or more were taught.
 fn near_classes(report: &Report, scenario: &str) -> String {
     let rows: Vec<&NearClass> = report.near_classes.iter().filter(|r| r.scenario == scenario).collect();
     let mut classes: Vec<&str> = rows.iter().map(|r| r.class.as_str()).collect();
@@ -499,7 +499,9 @@ fn near_classes(report: &Report, scenario: &str) -> String {
         .into_iter()
         .map(|class| {
             let of: Vec<&&NearClass> = rows.iter().filter(|r| r.class == class).collect();
-            let mut taken_for: Vec<&str> = of.iter().filter_map(|r| r.taken_for.as_deref()).collect();
+            // With one class taught, whatever is accepted is taken for it: only later checkpoints say which.
+            let mut taken_for: Vec<&str> =
+                of.iter().filter(|r| r.taught >= 2).filter_map(|r| r.taken_for.as_deref()).collect();
             taken_for.sort();
             let most = taken_for.chunk_by(|a, b| a == b).max_by_key(|run| run.len()).map_or("—", |run| run[0]);
             let auroc = mean(of.iter().map(|r| r.auroc).collect());
@@ -538,7 +540,7 @@ mod tests {
         let row = |class: &str, auroc, taken_for: Option<&str>| NearClass {
             scenario: "fashion-mnist".into(),
             seed: 0,
-            taught: 1,
+            taught: 2,
             class: class.into(),
             auroc,
             false_accept: 1.0 - auroc,
@@ -550,12 +552,13 @@ mod tests {
                 row("shirt", 0.5, Some("T-shirt")),
                 row("shirt", 0.7, Some("T-shirt")),
                 row("shirt", 0.6, Some("coat")),
+                NearClass { taught: 1, ..row("trouser", 0.9, Some("T-shirt")) },
             ],
             ..Report::default()
         };
         let table = near_classes(&report, "fashion-mnist");
         let lines: Vec<&str> = table.lines().filter(|l| l.starts_with("| ") && !l.starts_with("| untaught")).collect();
-        assert_eq!(lines, ["| shirt | 0.60 | 0.40 | T-shirt | 3 |", "| trouser | 0.90 | 0.10 | — | 1 |"]);
+        assert_eq!(lines, ["| shirt | 0.60 | 0.40 | T-shirt | 3 |", "| trouser | 0.90 | 0.10 | — | 2 |"]);
         assert_eq!(near_classes(&report, "mnist"), "");
     }
 
