@@ -4,7 +4,8 @@
 //! taught classes are scored against inputs of classes never taught: *near* (the untaught classes of the same
 //! source) and *far* (another source), by each candidate open-set score. AUROC and the false-accept rate at
 //! 95 % true accepts are threshold-free; the learner's own calibrated decision (`Prediction::class == None`)
-//! is reported as its true- and false-accept rates.
+//! is reported as its true- and false-accept rates, and each near unknown class on its own (which are hard, and
+//! what they are taken for).
 //!
 //! Scenarios: `fashion-mnist` and `mnist` with the tiny CNN (far: the other dataset), `fashion-mnist-trunk`
 //! with the trunk + adapter on the same images upsampled, and `photos` with the trunk + adapter: webcam-like clips of foolbox's ImageNet photos under a moving crop, made as the page's
