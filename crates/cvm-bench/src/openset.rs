@@ -179,19 +179,13 @@ pub fn photos(
             .map_err(|e| e.to_string())?;
     let mut class_names = Vec::new();
     let (mut train, mut test, mut far) = (Vec::new(), Vec::new(), Vec::new());
-    let photo = |p: &Path| p.extension().is_some_and(|e| e == "jpg" || e == "png");
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .map_err(|e| format!("{}: {e}", dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| photo(p))
-        .collect();
-    files.sort();
-    for path in files {
-        let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
+    for (set, label, path) in data::foolbox_photos(dir)? {
         let photo = data::Photo::open(&path)?;
-        if let Some(label) = stem.strip_prefix("imagenet_").and_then(|s| s.split('_').nth(1)) {
+        if set == "imagenet" {
             // The vocabulary entry of the first of the label's names that has one, else the nearest spelling.
-            let names = labels.get(label).ok_or_else(|| format!("{stem}: ImageNet label {label} has no name"))?;
+            let names = labels
+                .get(&label.to_string())
+                .ok_or_else(|| format!("{}: ImageNet label {label} has no name", path.display()))?;
             let found = names.split(", ").find_map(|n| concepts.lookup(n).ok()).map(|i| concepts.name(i).to_string());
             let Some(name) = found.or_else(|| concepts.suggest(names, 1).pop()) else { continue };
             if class_names.contains(&name) {
@@ -495,7 +489,7 @@ fn near_classes(report: &Report, scenario: &str) -> String {
     let mut classes: Vec<&str> = rows.iter().map(|r| r.class.as_str()).collect();
     classes.sort();
     classes.dedup();
-    let mean = |v: Vec<f64>| v.iter().sum::<f64>() / v.len().max(1) as f64;
+    let mean = |v: Vec<f64>| mean_std(&v).0;
     let mut lines: Vec<(f64, String)> = classes
         .into_iter()
         .map(|class| {

@@ -21,6 +21,7 @@ use cvm::{ConceptSpace, ImageView, Learner, LearnerConfig, PixelFormat};
 use serde::Serialize;
 
 use crate::cl::{Encoded, Student, class_order, learner, student_config};
+use crate::data;
 use crate::openset::Scenario;
 
 pub const SHOTS: [usize; 6] = [0, 1, 3, 5, 10, 20];
@@ -141,30 +142,12 @@ pub struct Photo {
     pub features: Vec<f32>,
 }
 
-/// foolbox's sample photos in `dir`, named `<set>_<index>_<label>`: `(set, label, path)`, by file name.
-fn labelled_files(dir: &Path) -> Result<Vec<(String, usize, PathBuf)>, String> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|e| format!("{}: {e}", dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .collect();
-    files.sort();
-    Ok(files
-        .into_iter()
-        .filter_map(|path| {
-            let stem = path.file_stem()?.to_str()?;
-            let (set, rest) = stem.split_once('_')?;
-            let label = rest.split('_').nth(1)?.parse().ok()?;
-            Some((set.to_string(), label, path))
-        })
-        .collect())
-}
-
 /// foolbox's photos whose true name the vocabulary has, encoded by `learner`; the names it lacks, per set.
 pub fn photos(learner: &mut Learner, dir: &Path, trunk: &Trunk) -> Result<(Vec<Photo>, Vec<String>), String> {
     let imagenet = trunk.imagenet_concepts().ok_or("the trunk blob names no ImageNet classes")?.to_vec();
     let concepts = learner.concepts().clone();
     let (mut photos, mut missing) = (Vec::new(), Vec::new());
-    for (set, label, path) in labelled_files(dir)? {
+    for (set, label, path) in data::foolbox_photos(dir)? {
         let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
         let (set, name): (&'static str, &str) = match set.as_str() {
             "imagenet" => ("ImageNet", imagenet.get(label).ok_or("ImageNet label out of range")?),
@@ -387,12 +370,7 @@ pub fn table(report: &Report) -> String {
 }
 
 /// Fashion-MNIST through the trunk with `train` examples and `test` test images per class.
-pub fn fashion(
-    learner: &mut Learner,
-    dataset: &crate::data::Dataset,
-    train: usize,
-    test: usize,
-) -> Result<Scenario, String> {
+pub fn fashion(learner: &mut Learner, dataset: &data::Dataset, train: usize, test: usize) -> Result<Scenario, String> {
     Ok(Scenario {
         name: "fashion-mnist-trunk",
         student: Student::Adapter,
@@ -410,7 +388,7 @@ pub fn fashion(
 /// language and the trunk know about the class is all that carries over.
 pub fn new_instances(learner: &mut Learner, dir: &Path, train: usize, test: usize) -> Result<Scenario, String> {
     let mut by_class: Vec<Vec<PathBuf>> = vec![Vec::new(); CIFAR10.len()];
-    for (_, label, path) in labelled_files(dir)?.into_iter().filter(|(set, _, _)| set == "cifar10") {
+    for (_, label, path) in data::foolbox_photos(dir)?.into_iter().filter(|(set, _, _)| set == "cifar10") {
         by_class.get_mut(label).ok_or("CIFAR-10 label out of range")?.push(path);
     }
     let times = |from: f64, to: f64, n: usize| (0..n).map(move |i| from + (to - from) * i as f64 / n as f64);
@@ -421,10 +399,10 @@ pub fn new_instances(learner: &mut Learner, dir: &Path, train: usize, test: usiz
             continue;
         }
         class_names.push(name.to_string());
-        train_frames.push(crate::openset::encode(learner, &crate::data::Photo::open(first)?, times(0.0, 2.0, train))?);
+        train_frames.push(crate::openset::encode(learner, &data::Photo::open(first)?, times(0.0, 2.0, train))?);
         let mut tested = Vec::new();
         for path in others {
-            tested.extend(crate::openset::encode(learner, &crate::data::Photo::open(path)?, times(0.0, 6.0, test))?);
+            tested.extend(crate::openset::encode(learner, &data::Photo::open(path)?, times(0.0, 6.0, test))?);
         }
         test_frames.push(tested);
     }
@@ -457,7 +435,7 @@ mod tests {
         let trunk = Trunk::from_bytes(&read("trunk-efficientnet-lite0.safetensors"), &device).unwrap();
         let concepts = Arc::new(ConceptSpace::from_bytes(&read("concepts-smollm2.safetensors")).unwrap());
         let mut encoder = fresh(&trunk, &concepts, &device, false, 0).unwrap();
-        let foolbox = crate::data::tests::data_dir().join("foolbox");
+        let foolbox = data::tests::data_dir().join("foolbox");
         let scenario = new_instances(&mut encoder, &foolbox, 3, 2).unwrap();
         assert_eq!(scenario.class_names, ["airplane", "automobile", "cat", "dog", "frog", "horse", "ship", "truck"]);
         let len = scenario.encoded.sample_len;
