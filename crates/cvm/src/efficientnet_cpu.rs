@@ -10,9 +10,10 @@
 //! contiguous channels, and the stem runs as the same matrix product over 27-value patches. Same parameters as
 //! [`crate::trunk`] (by path), same arithmetic up to the order of float additions (tested against it).
 //!
-//! With the `threads` feature every convolution's output is cut into bands of pixels that rayon's pool computes
-//! at once (each band's sums are the same as in one pass, so the features do not depend on the thread count);
-//! without a pool (or without the feature) the bands run one after another on the calling thread.
+//! With the `threads` feature every convolution's output is cut into one band of pixels a thread of rayon's pool
+//! (each band's sums are the same as in one pass, so the features do not depend on the thread count), and the
+//! pool's threads stay awake for the whole frame; without a pool (or without the feature) a convolution is one
+//! band on the calling thread.
 
 use std::cell::RefCell;
 use std::sync::Mutex;
@@ -56,17 +57,58 @@ fn in_bands(out: &mut [f32], band: usize, work: impl Fn(usize, &mut [f32]) + Syn
     out.chunks_mut(band).enumerate().for_each(|(i, chunk)| work(i * band, chunk));
 }
 
-/// How many of `units` go in one band: every thread gets about four bands (fewer would leave a thread idle when
-/// bands take unequal time), in multiples of `multiple`; all of them in one band without threads.
+/// How many of `units` go in one band: one band a thread, in multiples of `multiple` (all of them in one band
+/// without threads). Smaller bands would even out unequal ones, but in the browser every further band costs a steal
+/// that takes longer than it saves (two threads, 224×224: four bands a thread 16.2–16.3 ms a frame, one 14.8–15.1).
 fn band_units(units: usize, multiple: usize) -> usize {
     #[cfg(feature = "threads")]
     let threads = rayon::current_num_threads();
     #[cfg(not(feature = "threads"))]
     let threads = 1;
+    units.div_ceil(threads).next_multiple_of(multiple).max(multiple)
+}
+
+/// Runs `frame` on rayon's pool with its other threads kept awake until `frame` returns (more than one thread):
+/// between two convolutions an idle pool thread soon goes to sleep, and waking it (a futex, or `Atomics.wait` in a
+/// browser) takes longer than a small layer's band. A waiting thread runs whatever bands are posted; it gives up
+/// after [`IDLE_ROUNDS`] rounds without work, so no thread can wait here forever on a frame that waits on it.
+#[cfg(feature = "threads")]
+fn with_pool_awake<R: Send>(frame: impl FnOnce() -> R + Send) -> R {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let threads = rayon::current_num_threads();
     if threads == 1 {
-        return units.max(1);
+        return frame();
     }
-    units.div_ceil(4 * threads).next_multiple_of(multiple).max(multiple)
+    let done = AtomicBool::new(false);
+    rayon::scope(|scope| {
+        for _ in 1..threads {
+            scope.spawn(|_| {
+                let mut idle = 0;
+                while idle < IDLE_ROUNDS && !done.load(Ordering::Acquire) {
+                    match rayon::yield_now() {
+                        Some(rayon::Yield::Executed) => idle = 0,
+                        _ => {
+                            idle += 1;
+                            std::hint::spin_loop();
+                        }
+                    }
+                }
+            });
+        }
+        let result = frame();
+        done.store(true, Ordering::Release);
+        result
+    })
+}
+
+/// Rounds without work after which a thread kept awake by [`with_pool_awake`] goes back to rayon: far more than
+/// a gap between two convolutions lasts.
+#[cfg(feature = "threads")]
+const IDLE_ROUNDS: u32 = 20_000;
+
+#[cfg(not(feature = "threads"))]
+fn with_pool_awake<R>(frame: impl FnOnce() -> R) -> R {
+    frame()
 }
 
 thread_local! {
@@ -272,20 +314,23 @@ impl Stem {
         let (k, plane) = (Self::KERNEL, side * side);
         let (out_side, pad) = same(side, k, Self::STRIDE);
         let pixels = out_side * out_side;
-        b.patches.resize(pixels * self.patch.inputs, 0.0);
-        for (o, patch) in b.patches.chunks_exact_mut(self.patch.inputs).enumerate() {
-            let (oy, ox) = (o / out_side, o % out_side);
-            patch.fill(0.0);
-            for ky in taps(oy, k, Self::STRIDE, pad, side) {
-                let iy = oy * Self::STRIDE + ky - pad;
-                for kx in taps(ox, k, Self::STRIDE, pad, side) {
-                    let i = iy * side + ox * Self::STRIDE + kx - pad;
-                    for (channel, v) in patch[(ky * k + kx) * 3..][..3].iter_mut().enumerate() {
-                        *v = image[channel * plane + i];
+        let n = self.patch.inputs;
+        b.patches.resize(pixels * n, 0.0);
+        in_bands(&mut b.patches, band_units(pixels, 1) * n, |item, band| {
+            for (o, patch) in (item / n..).zip(band.chunks_exact_mut(n)) {
+                let (oy, ox) = (o / out_side, o % out_side);
+                patch.fill(0.0);
+                for ky in taps(oy, k, Self::STRIDE, pad, side) {
+                    let iy = oy * Self::STRIDE + ky - pad;
+                    for kx in taps(ox, k, Self::STRIDE, pad, side) {
+                        let i = iy * side + ox * Self::STRIDE + kx - pad;
+                        for (channel, v) in patch[(ky * k + kx) * 3..][..3].iter_mut().enumerate() {
+                            *v = image[channel * plane + i];
+                        }
                     }
                 }
             }
-        }
+        });
         self.patch.run(&b.patches, pixels, None, true, &mut b.current);
         out_side
     }
@@ -360,33 +405,39 @@ impl CpuEfficientNet {
         let b = &mut *guard;
         let mut features = vec![0.0; n * FEATURES];
         for (image, out) in images.chunks_exact(3 * s * s).zip(features.chunks_exact_mut(FEATURES)) {
-            let mut side = self.stem.run(image, s, b);
-            for block in &self.blocks {
-                let pixels = side * side;
-                let expanded = match &block.expand {
-                    Some(expand) => {
-                        expand.run(&b.current, pixels, None, true, &mut b.expanded);
-                        &b.expanded
-                    }
-                    None => &b.current,
-                };
-                side = block.depthwise.run(expanded, side, &mut b.depthwise);
-                let residual = block.residual.then(|| &b.current[..side * side * block.project.outputs]);
-                block.project.run(&b.depthwise, side * side, residual, false, &mut b.next);
-                std::mem::swap(&mut b.current, &mut b.next);
-            }
-            let pixels = side * side;
-            b.head.resize(pixels * FEATURES, 0.0);
-            self.head.run(&b.current, pixels, None, true, &mut b.head);
-            out.fill(0.0);
-            for pixel in b.head.chunks_exact(FEATURES) {
-                for (o, &v) in out.iter_mut().zip(pixel) {
-                    *o += v;
-                }
-            }
-            out.iter_mut().for_each(|o| *o /= pixels as f32);
+            with_pool_awake(|| self.forward(image, b, out));
         }
         features
+    }
+
+    /// One preprocessed image → its pooled features in `out`.
+    fn forward(&self, image: &[f32], b: &mut Buffers, out: &mut [f32]) {
+        let s = self.size;
+        let mut side = self.stem.run(image, s, b);
+        for block in &self.blocks {
+            let pixels = side * side;
+            let expanded = match &block.expand {
+                Some(expand) => {
+                    expand.run(&b.current, pixels, None, true, &mut b.expanded);
+                    &b.expanded
+                }
+                None => &b.current,
+            };
+            side = block.depthwise.run(expanded, side, &mut b.depthwise);
+            let residual = block.residual.then(|| &b.current[..side * side * block.project.outputs]);
+            block.project.run(&b.depthwise, side * side, residual, false, &mut b.next);
+            std::mem::swap(&mut b.current, &mut b.next);
+        }
+        let pixels = side * side;
+        b.head.resize(pixels * FEATURES, 0.0);
+        self.head.run(&b.current, pixels, None, true, &mut b.head);
+        out.fill(0.0);
+        for pixel in b.head.chunks_exact(FEATURES) {
+            for (o, &v) in out.iter_mut().zip(pixel) {
+                *o += v;
+            }
+        }
+        out.iter_mut().for_each(|o| *o /= pixels as f32);
     }
 
     /// The largest activation of one image, in floats.
