@@ -59,7 +59,8 @@ fn in_bands(out: &mut [f32], band: usize, work: impl Fn(usize, &mut [f32]) + Syn
 
 /// How many of `units` go in one band: one band a thread, in multiples of `multiple` (all of them in one band
 /// without threads). Smaller bands would even out unequal ones, but in the browser every further band costs a steal
-/// that takes longer than it saves (two threads, 224×224: four bands a thread 16.2–16.3 ms a frame, one 14.8–15.1).
+/// that takes longer than it saves (two threads, 224×224, alternating pages: four bands a thread 16.2–19.7 ms a
+/// frame, one 14.8–17.0).
 fn band_units(units: usize, multiple: usize) -> usize {
     #[cfg(feature = "threads")]
     let threads = rayon::current_num_threads();
