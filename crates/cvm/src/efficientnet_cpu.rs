@@ -46,12 +46,36 @@ fn relu6(values: &mut [f32]) {
 }
 
 /// Runs `work(item, band)` over `out` cut into bands of `band` items (`item`: the band's first), on every
-/// thread of rayon's pool with the `threads` feature, else one band after another.
+/// thread of rayon's pool with the `threads` feature, else one band after another. The calling thread takes the
+/// first band and then, until the others are done, runs whatever is posted rather than sleep on a rayon latch:
+/// woken after every convolution whose band it finished first, it made one page in three run at 16–18 ms a frame
+/// instead of 14–15 (two threads, in the browser).
 fn in_bands(out: &mut [f32], band: usize, work: impl Fn(usize, &mut [f32]) + Sync + Send) {
     #[cfg(feature = "threads")]
     {
-        use rayon::prelude::*;
-        out.par_chunks_mut(band).enumerate().for_each(|(i, chunk)| work(i * band, chunk));
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let work = &work;
+        let pending = AtomicUsize::new(0);
+        rayon::in_place_scope(|scope| {
+            let mut bands = out.chunks_mut(band).enumerate();
+            let first = bands.next();
+            for (i, chunk) in bands {
+                pending.fetch_add(1, Ordering::Relaxed);
+                let pending = &pending;
+                scope.spawn(move |_| {
+                    work(i * band, chunk);
+                    pending.fetch_sub(1, Ordering::Release);
+                });
+            }
+            if let Some((_, chunk)) = first {
+                work(0, chunk);
+            }
+            while pending.load(Ordering::Acquire) > 0 {
+                if rayon::yield_now() != Some(rayon::Yield::Executed) {
+                    std::hint::spin_loop();
+                }
+            }
+        });
     }
     #[cfg(not(feature = "threads"))]
     out.chunks_mut(band).enumerate().for_each(|(i, chunk)| work(i * band, chunk));
