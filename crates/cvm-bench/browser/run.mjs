@@ -30,8 +30,13 @@ const isolated = threadsPkg ? await serve({ "/pkg-threads/": threadsPkg, ...rout
 const browser = await launch(["--enable-unsafe-swiftshader", "--use-angle=swiftshader"]);
 const version = browser.version();
 
+// A closed page goes on using the CPU for a moment while its process tears down: every page starts after a pause,
+// or a row on two threads pays for the page before it (16 ms a frame instead of 14 after a single-thread page here).
+const SETTLE_MS = 3000;
+
 /** Runs `window.bench[fn](...args)` in a fresh page (of the isolated origin when `fn` ends in "Isolated"). */
 async function inPage(fn, ...args) {
+  await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
   const page = await browser.newPage();
   const log = collectConsole(page);
   const origin = fn.endsWith("Isolated") ? isolated : server;
@@ -79,8 +84,8 @@ try {
     const runs = (backend) => (backend === "cpu" || backend === "wasm" ? [3, 20] : [1, 3]);
     const cores = await inPage("cores");
     const ours = "cvm (burn 0.22 + own CPU kernels)";
-    // A wasm row's frame time moves more from one page to the next than within a page (with threads, by up to a
-    // fifth here): each is timed in PAGES fresh pages, its median taken over all their frames.
+    // A wasm row is timed in PAGES fresh pages, its median taken over all their frames, so that one page's
+    // circumstances do not make the row (page medians are kept beside it).
     const PAGES = 3;
     const inPages = async (fn, ...args) => {
       const pages = [];
