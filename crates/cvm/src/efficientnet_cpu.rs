@@ -70,11 +70,7 @@ fn in_bands(out: &mut [f32], band: usize, work: impl Fn(usize, &mut [f32]) + Syn
             if let Some((_, chunk)) = first {
                 work(0, chunk);
             }
-            while pending.load(Ordering::Acquire) > 0 {
-                if rayon::yield_now() != Some(rayon::Yield::Executed) {
-                    std::hint::spin_loop();
-                }
-            }
+            run_posted_work_until(|| pending.load(Ordering::Acquire) == 0, u32::MAX);
         });
     }
     #[cfg(not(feature = "threads"))]
@@ -107,18 +103,7 @@ fn with_pool_awake<R: Send>(frame: impl FnOnce() -> R + Send) -> R {
     let done = AtomicBool::new(false);
     rayon::scope(|scope| {
         for _ in 1..threads {
-            scope.spawn(|_| {
-                let mut idle = 0;
-                while idle < IDLE_ROUNDS && !done.load(Ordering::Acquire) {
-                    match rayon::yield_now() {
-                        Some(rayon::Yield::Executed) => idle = 0,
-                        _ => {
-                            idle += 1;
-                            std::hint::spin_loop();
-                        }
-                    }
-                }
-            });
+            scope.spawn(|_| run_posted_work_until(|| done.load(Ordering::Acquire), IDLE_ROUNDS));
         }
         let result = frame();
         done.store(true, Ordering::Release);
@@ -130,6 +115,22 @@ fn with_pool_awake<R: Send>(frame: impl FnOnce() -> R + Send) -> R {
 /// a gap between two convolutions lasts.
 #[cfg(feature = "threads")]
 const IDLE_ROUNDS: u32 = 20_000;
+
+/// Runs work posted to rayon's pool, spinning between jobs, until `done()` or `idle_rounds` rounds in a row
+/// without any: a thread waiting here is never put to sleep, so it needs no waking.
+#[cfg(feature = "threads")]
+fn run_posted_work_until(done: impl Fn() -> bool, idle_rounds: u32) {
+    let mut idle = 0;
+    while idle < idle_rounds && !done() {
+        match rayon::yield_now() {
+            Some(rayon::Yield::Executed) => idle = 0,
+            _ => {
+                idle += 1;
+                std::hint::spin_loop();
+            }
+        }
+    }
+}
 
 #[cfg(not(feature = "threads"))]
 fn with_pool_awake<R>(frame: impl FnOnce() -> R) -> R {
